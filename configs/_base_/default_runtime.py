@@ -1,0 +1,9 @@
+_base_ = 'mmdet::_base_/default_runtime.py'
+
+# `rap_sam` registers the model; mmseg.models registers STDCNet (mmseg scope).
+custom_imports = dict(
+    imports=['rap_sam', 'mmseg.models'], allow_failed_imports=False)
+
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3))
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)

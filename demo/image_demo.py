@@ -1,0 +1,102 @@
+"""Panoptic segmentation and prompt masks of one image, to PNG files.
+
+Example::
+
+    python demo/image_demo.py ../shared/data/images/truck.jpg \
+        configs/rap_sam/rap-sam_r50_8xb2-12e_coco-panoptic.py \
+        --checkpoint rapsam_r50.pth --points 500,375 --boxes 425,600,700,875
+"""
+import argparse
+import os
+import os.path as osp
+import time
+
+import mmcv
+import numpy as np
+import torch
+
+from rap_sam.inference import (RapSAMPredictor, build_model, overlay_masks,
+                               overlay_panoptic, to_rgb_uint8)
+
+
+def parse_numbers(text: str, count: int, name: str) -> list:
+    values = [float(v) for v in text.split(',')]
+    if len(values) != count:
+        raise argparse.ArgumentTypeError(
+            f'--{name} takes {count} comma-separated numbers, got {text!r}')
+    return values
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('image', help='image file')
+    parser.add_argument('config', help='model config file')
+    parser.add_argument('--checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--random-weights', action='store_true',
+        help='no checkpoint and random class embeddings (smoke runs)')
+    parser.add_argument(
+        '--points', nargs='*', default=[],
+        help='clicks x,y (one prompt each); prefix "-" for negative: -x,y')
+    parser.add_argument('--boxes', nargs='*', default=[],
+                        help='boxes x1,y1,x2,y2 (one prompt each)')
+    parser.add_argument('--out-dir', default='outputs/demo')
+    parser.add_argument('--device', default='cpu')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    if not osp.isfile(args.image):
+        raise SystemExit(f'image not found: {args.image}')
+    if args.checkpoint is None and not args.random_weights:
+        raise SystemExit('give --checkpoint, or --random-weights for a '
+                         'smoke run with an untrained model')
+    torch.manual_seed(0)
+    model = build_model(args.config, args.checkpoint, args.device,
+                        random_weights=args.random_weights)
+    predictor = RapSAMPredictor(model)
+    image = to_rgb_uint8(args.image)
+    os.makedirs(args.out_dir, exist_ok=True)
+
+    start = time.perf_counter()
+    predictor.set_image(image)
+    t_features = time.perf_counter() - start
+    start = time.perf_counter()
+    panoptic = predictor.panoptic()['panoptic_seg']
+    t_panoptic = time.perf_counter() - start
+    num_classes = model.panoptic_fusion_head.num_classes
+    out = osp.join(args.out_dir, 'panoptic.png')
+    mmcv.imwrite(overlay_panoptic(image, panoptic, num_classes)[..., ::-1],
+                 out)
+    print(f'features {t_features:.2f}s, panoptic {t_panoptic:.2f}s -> {out}')
+
+    prompts = [(parse_numbers(p.lstrip('-'), 2, 'points'),
+                0 if p.startswith('-') else 1) for p in args.points]
+    boxes = [parse_numbers(b, 4, 'boxes') for b in args.boxes]
+    results = []
+    if prompts:
+        points = np.array([[p] for p, _ in prompts], np.float32)
+        labels = np.array([[lbl] for _, lbl in prompts])
+        start = time.perf_counter()
+        res = predictor.predict(points=points, point_labels=labels)
+        results.append(('points', res, dict(points=points,
+                                            point_labels=labels)))
+        print(f'{len(points)} point prompt(s) in '
+              f'{time.perf_counter() - start:.3f}s')
+    if boxes:
+        start = time.perf_counter()
+        res = predictor.predict(boxes=np.array(boxes, np.float32))
+        results.append(('boxes', res, dict(boxes=np.array(boxes))))
+        print(f'{len(boxes)} box prompt(s) in '
+              f'{time.perf_counter() - start:.3f}s')
+    for name, res, drawn in results:
+        out = osp.join(args.out_dir, f'prompts_{name}.png')
+        mmcv.imwrite(overlay_masks(image, res['masks'], **drawn)[..., ::-1],
+                     out)
+        ious = ', '.join(f'{s:.2f}' for s in res['iou_scores'])
+        print(f'{name}: predicted IoU {ious} -> {out}')
+
+
+if __name__ == '__main__':
+    main()

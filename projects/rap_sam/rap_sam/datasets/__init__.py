@@ -1,0 +1,19 @@
+"""Datasets side of RAP-SAM: class vocabularies, transforms and samplers.
+
+Importing it registers the transforms in mmdet's ``TRANSFORMS`` and the
+batch sampler in its ``DATA_SAMPLERS``.
+"""
+from . import class_names
+from .class_names import (COCO_YTVIS2019_MERGED, Vocabulary, get_vocabulary,
+                          merge_vocabularies)
+from .samplers import TASKS, TaskBatchSampler
+from .transforms import (FilterTrackAnnotations, ImageToPseudoVideo,
+                         MapToMergedVocabulary, PackPromptInputs,
+                         PackTrackPanopticInputs, SamplePrompts)
+
+__all__ = [
+    'COCO_YTVIS2019_MERGED', 'FilterTrackAnnotations', 'ImageToPseudoVideo',
+    'MapToMergedVocabulary', 'PackPromptInputs', 'PackTrackPanopticInputs',
+    'SamplePrompts', 'TASKS', 'TaskBatchSampler', 'Vocabulary', 'class_names',
+    'get_vocabulary', 'merge_vocabularies'
+]

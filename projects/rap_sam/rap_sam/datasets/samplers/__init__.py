@@ -1,0 +1,4 @@
+"""Samplers for joint training on images, videos and prompts."""
+from .task_batch_sampler import TASKS, TaskBatchSampler
+
+__all__ = ['TASKS', 'TaskBatchSampler']

@@ -1,0 +1,11 @@
+"""Data transforms for joint training on images, videos and prompts."""
+from .filtering import FilterTrackAnnotations
+from .formatting import PackPromptInputs, PackTrackPanopticInputs
+from .prompt_sampling import SamplePrompts
+from .pseudo_video import ImageToPseudoVideo
+from .vocabulary import MapToMergedVocabulary
+
+__all__ = [
+    'FilterTrackAnnotations', 'ImageToPseudoVideo', 'MapToMergedVocabulary',
+    'PackPromptInputs', 'PackTrackPanopticInputs', 'SamplePrompts'
+]

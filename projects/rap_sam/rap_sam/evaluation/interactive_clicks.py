@@ -1,0 +1,195 @@
+"""Click simulation and NoC metrics for interactive segmentation.
+
+The protocol of RITM / SimpleClick style evaluation: the first click is
+the most interior pixel of the object; every next click is put at the
+centre of the largest error region, positive on a missed (false negative)
+region and negative on a false positive region. NoC@t is the number of
+clicks needed to reach IoU t (``max_clicks`` when never reached).
+
+Points are ``(x, y)`` pixel coordinates (column, row), as prompts take
+them.
+"""
+from typing import (Callable, Dict, List, Optional, Sequence, Tuple)
+
+import numpy as np
+from scipy import ndimage
+
+Click = Tuple[Tuple[int, int], bool]
+
+
+def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
+    """IoU of two binary masks; 1.0 when both are empty."""
+    pred, gt = pred.astype(bool), gt.astype(bool)
+    union = np.logical_or(pred, gt).sum()
+    if union == 0:
+        return 1.0
+    return float(np.logical_and(pred, gt).sum() / union)
+
+
+def interior_point(mask: np.ndarray) -> Tuple[Tuple[int, int], float]:
+    """The pixel farthest from the region's boundary.
+
+    The mask is padded by one background pixel on every side first, so
+    the image border counts as boundary.
+
+    Args:
+        mask (np.ndarray): (H, W) bool mask, not empty.
+
+    Returns:
+        tuple: ``(x, y)`` of the distance-transform maximum (the first in
+        row-major order on ties) and that distance in pixels.
+    """
+    dist = ndimage.distance_transform_edt(np.pad(mask.astype(bool), 1))
+    dist = dist[1:-1, 1:-1]
+    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
+    return (int(x), int(y)), float(dist[y, x])
+
+
+def first_click(gt_mask: np.ndarray) -> Tuple[int, int]:
+    """The first click on an object: its most interior pixel.
+
+    Args:
+        gt_mask (np.ndarray): (H, W) bool ground-truth mask.
+
+    Returns:
+        tuple[int, int]: ``(x, y)`` of the click.
+
+    Raises:
+        ValueError: If the mask is empty.
+    """
+    if not np.any(gt_mask):
+        raise ValueError('first_click needs a non-empty ground-truth mask')
+    return interior_point(gt_mask)[0]
+
+
+def _largest_region(error: np.ndarray) -> Tuple[np.ndarray, int]:
+    """The largest 4-connected component of a mask and its area."""
+    labels, num = ndimage.label(error)
+    if num == 0:
+        return error, 0
+    areas = np.bincount(labels.ravel())[1:]
+    k = int(np.argmax(areas))
+    return labels == k + 1, int(areas[k])
+
+
+def next_click(pred: np.ndarray, gt: np.ndarray) -> Optional[Click]:
+    """The next click: centre of the largest error region.
+
+    Error regions are the 4-connected components of the false negatives
+    (``gt & ~pred``) and of the false positives (``pred & ~gt``). The one
+    with the most pixels is clicked at its most interior pixel (see
+    :func:`interior_point`); the click is positive on a false negative
+    region and negative on a false positive one (false negatives win
+    ties).
+
+    Args:
+        pred (np.ndarray): (H, W) bool predicted mask.
+        gt (np.ndarray): (H, W) bool ground-truth mask.
+
+    Returns:
+        tuple | None: ``((x, y), is_positive)``, or None when the
+        prediction is exact.
+    """
+    pred, gt = pred.astype(bool), gt.astype(bool)
+    if pred.shape != gt.shape:
+        raise ValueError(f'pred {pred.shape} and gt {gt.shape} differ in '
+                         'shape')
+    fn_region, fn_area = _largest_region(gt & ~pred)
+    fp_region, fp_area = _largest_region(pred & ~gt)
+    if fn_area == 0 and fp_area == 0:
+        return None
+    positive = fn_area >= fp_area
+    point, _ = interior_point(fn_region if positive else fp_region)
+    return point, positive
+
+
+def evaluate_clicks(predict_fn: Callable[[np.ndarray, np.ndarray],
+                                         np.ndarray],
+                    gt_mask: np.ndarray,
+                    max_clicks: int = 20,
+                    stop_iou: Optional[float] = None) -> np.ndarray:
+    """Simulate clicking on one object.
+
+    Args:
+        predict_fn (Callable): ``predict_fn(points, labels)`` with points
+            (K, 2) float ``(x, y)`` and labels (K,) int (1 positive, 0
+            negative), all clicks so far, returns the (H, W) bool mask.
+        gt_mask (np.ndarray): (H, W) bool ground-truth mask, not empty.
+        max_clicks (int): Number of clicks. Defaults to 20.
+        stop_iou (float, optional): Stop once the IoU reaches this.
+            Defaults to None (always ``max_clicks`` clicks).
+
+    Returns:
+        np.ndarray: (n,) IoU after clicks 1..n, ``n <= max_clicks``. When
+        the prediction becomes exact, later entries repeat the last IoU
+        (there is nothing left to click).
+    """
+    gt = gt_mask.astype(bool)
+    points: List[Tuple[int, int]] = [first_click(gt)]
+    labels: List[int] = [1]
+    ious: List[float] = []
+    while True:
+        pred = np.asarray(
+            predict_fn(
+                np.asarray(points, np.float32), np.asarray(labels,
+                                                           np.int64)))
+        if pred.shape != gt.shape:
+            raise ValueError(f'predict_fn returned a {pred.shape} mask for '
+                             f'a {gt.shape} object')
+        ious.append(mask_iou(pred, gt))
+        if len(ious) == max_clicks or (stop_iou is not None
+                                       and ious[-1] >= stop_iou):
+            break
+        click = next_click(pred, gt)
+        if click is None:
+            ious.extend([ious[-1]] * (max_clicks - len(ious)))
+            break
+        points.append(click[0])
+        labels.append(int(click[1]))
+    return np.asarray(ious, np.float64)
+
+
+def noc_metrics(iou_per_click: Sequence[np.ndarray],
+                thresholds: Sequence[float] = (0.85, 0.9),
+                max_clicks: int = 20,
+                miou_clicks: Sequence[int] = (1, 2, 3, 4, 5)
+                ) -> Dict[str, float]:
+    """Number of clicks and mIoU after k clicks over objects.
+
+    Args:
+        iou_per_click (Sequence[np.ndarray]): Per object, IoU after clicks
+            1..n (a shorter array holds its last value for later clicks).
+        thresholds (Sequence[float]): IoU levels of NoC. Defaults to
+            (0.85, 0.9).
+        max_clicks (int): NoC of an object that never reaches the level.
+            Defaults to 20.
+        miou_clicks (Sequence[int]): k of the ``mIoU@k`` entries.
+            Defaults to 1..5.
+
+    Returns:
+        dict[str, float]: ``NoC@85``, ``NoC@90`` (mean clicks),
+        ``NoF@85``, ``NoF@90`` (objects that never reach the level) and
+        ``mIoU@k`` in percent.
+    """
+    if len(iou_per_click) == 0:
+        raise ValueError('noc_metrics needs at least one object')
+    curves = []
+    for ious in iou_per_click:
+        ious = np.asarray(ious, np.float64)[:max_clicks]
+        if ious.size == 0:
+            raise ValueError('an object has no IoU values')
+        curves.append(
+            np.concatenate([ious, np.full(max_clicks - ious.size,
+                                          ious[-1])]))
+    curves = np.stack(curves)  # (N, max_clicks)
+    metrics = {}
+    for t in thresholds:
+        name = f'{round(t * 100)}'
+        reached = curves >= t
+        clicks = np.where(reached.any(1), reached.argmax(1) + 1, max_clicks)
+        metrics[f'NoC@{name}'] = float(clicks.mean())
+        metrics[f'NoF@{name}'] = float((~reached.any(1)).sum())
+    for k in miou_clicks:
+        metrics[f'mIoU@{k}'] = float(100 * curves[:, min(k, max_clicks) -
+                                                  1].mean())
+    return metrics

@@ -1,0 +1,11 @@
+from .predictor import (RapSAMPredictor, build_model, to_rgb_uint8,
+                        use_random_embeddings)
+from ..models.utils.query_linker import QueryLinker
+from .video_predictor import VideoPredictor
+from .visualization import overlay_masks, overlay_panoptic
+
+__all__ = [
+    'QueryLinker', 'RapSAMPredictor', 'VideoPredictor', 'build_model',
+    'overlay_masks', 'overlay_panoptic', 'to_rgb_uint8',
+    'use_random_embeddings'
+]

@@ -1,0 +1,274 @@
+"""SAM-style predictor: set an image once, prompt it many times."""
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import mmcv
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmdet.structures import DetDataSample
+
+ImageLike = Union[str, np.ndarray]
+
+
+def use_random_embeddings(cfg: Config) -> Config:
+    """Switch a config's classifiers to random class embeddings.
+
+    No file is then needed to build the model: for demos, tests and speed
+    runs. The training classifier gets ``num_things + num_stuff`` classes,
+    the test classifier (if any) the classes of the fusion head.
+    """
+    head = cfg.model.panoptic_head
+    fusion = cfg.model.get('panoptic_fusion_head', {})
+    sizes = dict(
+        classifier=head.num_things_classes + head.num_stuff_classes,
+        test_classifier=fusion.get('num_things_classes', 0) +
+        fusion.get('num_stuff_classes', 0))
+    for key, num_classes in sizes.items():
+        clf = head.get(key)
+        if not clf:
+            continue
+        clf.embedding_file = None
+        clf.random_embeddings = True
+        if not clf.get('class_names'):
+            clf.num_classes = num_classes
+    return cfg
+
+
+def build_model(config: Union[str, Config],
+                checkpoint: Optional[str] = None,
+                device: str = 'cpu',
+                random_weights: bool = False,
+                cfg_options: Optional[dict] = None) -> torch.nn.Module:
+    """Build a RAP-SAM model from a config, in eval mode.
+
+    Args:
+        config (str | Config): Config file or object.
+        checkpoint (str, optional): Local checkpoint to load.
+        device (str): Device. Defaults to 'cpu'.
+        random_weights (bool): Allow building without an embedding file
+            (random class embeddings); the weights stay random unless a
+            checkpoint is given.
+        cfg_options (dict, optional): Extra config overrides.
+
+    Returns:
+        nn.Module: The model.
+    """
+    import rap_sam  # noqa: F401  (registers the modules)
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    if random_weights:
+        use_random_embeddings(cfg)
+    cfg.merge_from_dict(cfg_options or {})
+    model = MODELS.build(cfg.model)
+    if checkpoint is not None:
+        from mmengine.runner import load_checkpoint
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
+def to_rgb_uint8(image: ImageLike) -> np.ndarray:
+    """Read / check an image: (H, W, 3) uint8 RGB.
+
+    Grayscale images are replicated to 3 channels and the alpha channel of
+    RGBA images is dropped; anything else raises ``ValueError``.
+    """
+    if isinstance(image, str):
+        image = mmcv.imread(image, channel_order='rgb')
+        if image is None:
+            raise ValueError('could not read the image file')
+    if not isinstance(image, np.ndarray):
+        raise ValueError(
+            f'image must be a path or a numpy array, got {type(image)}')
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise ValueError('image must have shape (H, W), (H, W, 3) or '
+                         f'(H, W, 4), got {image.shape}')
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    if image.shape[2] == 4:
+        image = image[..., :3]
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f'image is empty: {image.shape}')
+    if image.dtype != np.uint8:
+        if np.issubdtype(image.dtype, np.floating) and image.max() <= 1.0:
+            image = image * 255
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(image)
+
+
+class RapSAMPredictor:
+    """Interactive and panoptic segmentation of one image, SAM style.
+
+    ``set_image`` runs the backbone and neck once; ``predict`` decodes any
+    number of prompts on the cached features, ``panoptic`` the object
+    queries.
+
+    Args:
+        model (nn.Module): A :class:`RapSAM` model in eval mode.
+        scale (tuple[int, int]): Longest and shortest side the image is
+            resized to, keeping its ratio. Defaults to (1333, 800).
+    """
+
+    def __init__(self, model: torch.nn.Module,
+                 scale: Tuple[int, int] = (1333, 800)) -> None:
+        self.model = model
+        self.scale = scale
+        self.features: Optional[Tensor] = None
+        self._meta: Dict = {}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @torch.no_grad()
+    def set_image(self, image: ImageLike) -> None:
+        """Compute and cache the features of an image.
+
+        Args:
+            image (str | np.ndarray): A path, or an (H, W[, 3|4]) RGB array.
+        """
+        rgb = to_rgb_uint8(image)
+        resized, scale_factor = mmcv.imrescale(
+            rgb, self.scale, return_scale=True)
+        h, w = resized.shape[:2]
+        inputs = torch.from_numpy(resized).permute(2, 0, 1)
+        # The data preprocessor expects BGR input when bgr_to_rgb is set.
+        data = self.model.data_preprocessor(
+            dict(inputs=[inputs[[2, 1, 0]]], data_samples=[DetDataSample()]),
+            False)
+        batch_input_shape = tuple(data['inputs'].shape[-2:])
+        self.features = self.model.extract_feat(data['inputs'])[0]
+        self._meta = dict(
+            ori_shape=rgb.shape[:2],
+            img_shape=(h, w),
+            batch_input_shape=batch_input_shape,
+            pad_shape=batch_input_shape,
+            scale_factor=(w / rgb.shape[1], h / rgb.shape[0]))
+
+    def _sample(self) -> DetDataSample:
+        if self.features is None:
+            raise RuntimeError('call set_image() before predicting')
+        return DetDataSample(metainfo=self._meta)
+
+    @torch.no_grad()
+    def predict(self,
+                points: Optional[Union[np.ndarray, Sequence]] = None,
+                point_labels: Optional[Union[np.ndarray, Sequence]] = None,
+                boxes: Optional[Union[np.ndarray, Sequence]] = None
+                ) -> Dict[str, np.ndarray]:
+        """Segment prompts on the cached image.
+
+        Args:
+            points: Clicks in original-image pixels, (K, 2) for one prompt
+                or (P, K, 2) for P prompts.
+            point_labels: (K,) or (P, K): 1 positive, 0 negative. Defaults
+                to all positive.
+            boxes: (4,) or (P, 4) boxes (x1, y1, x2, y2) in original-image
+                pixels; with points, box i and the clicks of prompt i form
+                one prompt.
+
+        Returns:
+            dict[str, np.ndarray]: ``masks`` (P, H, W) bool and
+            ``iou_scores`` (P,). Zero prompts give empty arrays.
+        """
+        sample = self._sample()
+        prompts = self._prompts(points, point_labels, boxes)
+        h0, w0 = self._meta['ori_shape']
+        if len(prompts) == 0:
+            return dict(
+                masks=np.zeros((0, h0, w0), bool),
+                iou_scores=np.zeros((0, ), np.float32))
+        sample.prompt_instances = prompts
+        head = self.model.panoptic_head
+        queries, _ = head.encode_prompts([sample],
+                                         self._meta['batch_input_shape'],
+                                         self.device)
+        out = head.decode(self.features, with_objects=False,
+                          prompt_queries=queries)
+        logits = out['prompt_mask_logits'][-1][0]
+        masks = self._to_original(logits) > 0
+        iou = out['prompt_iou_logits'][-1][0].sigmoid()
+        return dict(masks=masks.cpu().numpy(), iou_scores=iou.cpu().numpy())
+
+    def _prompts(self, points, point_labels, boxes) -> InstanceData:
+        sx, sy = self._meta.get('scale_factor', (1., 1.))
+        prompts = InstanceData()
+        if points is not None:
+            pts = torch.as_tensor(np.asarray(points, np.float32))
+            if pts.dim() == 2:
+                pts = pts[None]
+            if pts.dim() != 3 or pts.shape[-1] != 2:
+                raise ValueError('points must have shape (K, 2) or (P, K, 2),'
+                                 f' got {tuple(pts.shape)}')
+            if point_labels is None:
+                labels = torch.ones(pts.shape[:2], dtype=torch.long)
+            else:
+                labels = torch.as_tensor(np.asarray(point_labels)).long()
+                labels = labels.reshape(pts.shape[:2]) if \
+                    labels.numel() == pts.shape[0] * pts.shape[1] else labels
+                if labels.shape != pts.shape[:2]:
+                    raise ValueError(
+                        'point_labels must match points: expected shape '
+                        f'{tuple(pts.shape[:2])}, got {tuple(labels.shape)}')
+            self._check_inside(pts.reshape(-1, 2), 'points')
+            prompts.points = pts * pts.new_tensor([sx, sy])
+            prompts.point_labels = labels
+        if boxes is not None:
+            bxs = torch.as_tensor(np.asarray(boxes, np.float32))
+            if bxs.dim() == 1:
+                bxs = bxs[None]
+            if bxs.dim() != 2 or bxs.shape[-1] != 4:
+                raise ValueError('boxes must have shape (4,) or (P, 4), got '
+                                 f'{tuple(bxs.shape)}')
+            if points is not None and len(bxs) != len(prompts.points):
+                raise ValueError(f'{len(bxs)} boxes but {len(prompts.points)}'
+                                 ' point prompts')
+            self._check_inside(bxs.reshape(-1, 2), 'boxes')
+            prompts.boxes = bxs * bxs.new_tensor([sx, sy, sx, sy])
+        return prompts
+
+    def _check_inside(self, xy: Tensor, name: str) -> None:
+        h, w = self._meta['ori_shape']
+        outside = (xy[:, 0] < 0) | (xy[:, 0] > w) | (xy[:, 1] < 0) | (
+            xy[:, 1] > h) | ~torch.isfinite(xy).all(-1)
+        if outside.any():
+            raise ValueError(f'{name}: {xy[outside][0].tolist()} lies outside'
+                             f' the image (width {w}, height {h})')
+
+    def _to_original(self, logits: Tensor) -> Tensor:
+        """(N, h, w) stride-4 logits -> (N, H0, W0) at the original size."""
+        logits = F.interpolate(
+            logits[None], size=self._meta['batch_input_shape'],
+            mode='bilinear', align_corners=False)[0]
+        h, w = self._meta['img_shape']
+        return F.interpolate(
+            logits[None, :, :h, :w], size=self._meta['ori_shape'],
+            mode='bilinear', align_corners=False)[0]
+
+    @torch.no_grad()
+    def panoptic(self) -> Dict[str, np.ndarray]:
+        """Panoptic segmentation of the cached image.
+
+        Returns:
+            dict[str, np.ndarray]: ``panoptic_seg`` (H, W) int: mmdet's
+            encoding ``label + instance_id * INSTANCE_OFFSET``, with
+            ``num_classes`` for void.
+        """
+        sample = self._sample()
+        head = self.model.panoptic_head
+        out = head.decode(self.features, with_objects=True)
+        logits = F.interpolate(
+            out['mask_logits'][-1], size=self._meta['batch_input_shape'],
+            mode='bilinear', align_corners=False)
+        fused = self.model.panoptic_fusion_head.predict(
+            out['cls_logits'][-1], logits, [sample], rescale=True)
+        return dict(panoptic_seg=fused[0]['pan_results'].sem_seg[0].cpu()
+                    .numpy())

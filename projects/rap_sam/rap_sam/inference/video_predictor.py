@@ -1,0 +1,181 @@
+"""Streaming video segmentation: one frame at a time, stable identities."""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.structures import InstanceData
+from scipy.ndimage import distance_transform_edt
+from torch import Tensor
+
+from mmdet.structures import DetDataSample
+from .predictor import ImageLike, RapSAMPredictor
+from ..models.utils.query_linker import QueryLinker
+
+
+def interior_point(mask: np.ndarray) -> Tuple[float, float]:
+    """(x, y) of a mask's most interior pixel (distance-transform maximum)."""
+    dist = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    y, x = np.unravel_index(np.argmax(dist), dist.shape)
+    return float(x), float(y)
+
+
+class VideoPredictor:
+    """Video instance segmentation of a frame stream, with prompts.
+
+    Every frame is decoded once (object queries, plus one prompt query per
+    prompted object, in the same decoder pass). Object queries are linked
+    to the previous frames' by :class:`QueryLinker`; a query slot gets an id
+    the first time it scores above ``score_thr`` and keeps it. Objects given
+    by prompts (on any frame) get new ids and are followed by re-prompting
+    each next frame with the box and interior point of their last mask. The
+    state is the linker's slot embeddings and one stride-4 mask per prompted
+    object, so memory does not grow with the video.
+
+    Args:
+        model (nn.Module): A :class:`RapSAM` model in eval mode.
+        scale (tuple[int, int]): Resize scale of frames. Defaults to
+            (1280, 736).
+        score_thr (float): Class score above which a query is an object.
+        link_momentum (float): See :class:`QueryLinker`.
+    """
+
+    def __init__(self,
+                 model: torch.nn.Module,
+                 scale: Tuple[int, int] = (1280, 736),
+                 score_thr: float = 0.5,
+                 link_momentum: float = 0.5) -> None:
+        self.image = RapSAMPredictor(model, scale)
+        self.head = model.panoptic_head
+        self.score_thr = score_thr
+        self.linker = QueryLinker(link_momentum)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the video."""
+        self.linker.reset()
+        self.slot_ids: Dict[int, int] = {}
+        self.prompted: Dict[int, np.ndarray] = {}
+        self.next_id = 1
+        self.frame_index = -1
+
+    def _new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+    def _tracked_prompts(self) -> Optional[InstanceData]:
+        """Box + interior click of each prompted object's last mask, in
+        input pixels (masks are kept at stride 4)."""
+        if not self.prompted:
+            return None
+        points, boxes, valid = [], [], []
+        for mask in self.prompted.values():
+            if not mask.any():
+                points.append([[0., 0.]])
+                boxes.append([0., 0., 1., 1.])
+                valid.append(False)
+                continue
+            ys, xs = np.nonzero(mask)
+            x, y = interior_point(mask)
+            points.append([[x * 4 + 2, y * 4 + 2]])
+            boxes.append([xs.min() * 4., ys.min() * 4., xs.max() * 4. + 4,
+                          ys.max() * 4. + 4])
+            valid.append(True)
+        labels = torch.tensor([[1 if v else -1] for v in valid])
+        return InstanceData(
+            points=torch.tensor(points), point_labels=labels,
+            boxes=torch.tensor(boxes), box_valid=torch.tensor(valid))
+
+    @torch.no_grad()
+    def step(self,
+             frame: ImageLike,
+             points: Optional[Sequence] = None,
+             point_labels: Optional[Sequence] = None,
+             boxes: Optional[Sequence] = None) -> Dict[str, np.ndarray]:
+        """Segment the next frame; optional prompts add new objects.
+
+        Args:
+            frame (str | np.ndarray): The frame (RGB array or path).
+            points, point_labels, boxes: Prompts for new objects on this
+                frame, as in :meth:`RapSAMPredictor.predict`.
+
+        Returns:
+            dict[str, np.ndarray]: ``masks`` (M, H, W) bool, ``ids`` (M,),
+            ``scores`` (M,), ``labels`` (M,) (-1 for prompted objects).
+        """
+        self.frame_index += 1
+        self.image.set_image(frame)
+        meta = self.image._meta
+        tracked = self._tracked_prompts()
+        new = None
+        if points is not None or boxes is not None:
+            new = self.image._prompts(points, point_labels, boxes)
+        prompts = [p for p in (tracked, new) if p is not None and len(p)]
+        queries = None
+        if prompts:
+            prompts = InstanceData.cat(
+                [self._complete(p) for p in prompts]) if len(
+                    prompts) > 1 else self._complete(prompts[0])
+            sample = DetDataSample(metainfo=meta)
+            sample.prompt_instances = prompts
+            queries, _ = self.head.encode_prompts(
+                [sample], meta['batch_input_shape'], self.image.device)
+        out = self.head.decode(self.image.features, True, queries)
+        results = self._objects(out)
+        if queries is not None:
+            self._prompted_results(out, tracked, results)
+        return {k: np.stack(v) if k == 'masks' and v else np.asarray(v)
+                for k, v in results.items()}
+
+    @staticmethod
+    def _complete(p: InstanceData) -> InstanceData:
+        """Give every prompt both fields so prompt sets concatenate."""
+        n = len(p)
+        if 'points' not in p:
+            p.points = torch.zeros(n, 1, 2)
+            p.point_labels = -torch.ones(n, 1, dtype=torch.long)
+        if 'boxes' not in p:
+            p.boxes = torch.zeros(n, 4)
+            p.box_valid = torch.zeros(n, dtype=torch.bool)
+        elif 'box_valid' not in p:
+            p.box_valid = torch.ones(n, dtype=torch.bool)
+        if p.points.shape[1] != 1:
+            raise ValueError('video prompts take one click per object')
+        return p
+
+    def _objects(self, out: Dict[str, List[Tensor]]) -> Dict[str, list]:
+        cls_logits = out['cls_logits'][-1][0]
+        perm = self.linker.link(out['object_embeds'][0][0])
+        scores, labels = F.softmax(cls_logits, -1)[:, :-1].max(-1)
+        results = dict(masks=[], ids=[], scores=[], labels=[])
+        keep = [int(q) for q in perm
+                if scores[q] > self.score_thr]
+        slot_of = {int(q): s for s, q in enumerate(perm.tolist())}
+        if keep:
+            masks = self.image._to_original(
+                out['mask_logits'][-1][0][keep]) > 0
+        for i, q in enumerate(keep):
+            slot = slot_of[q]
+            if slot not in self.slot_ids:
+                self.slot_ids[slot] = self._new_id()
+            results['masks'].append(masks[i].cpu().numpy())
+            results['ids'].append(self.slot_ids[slot])
+            results['scores'].append(float(scores[q]))
+            results['labels'].append(int(labels[q]))
+        return results
+
+    def _prompted_results(self, out: Dict[str, List[Tensor]],
+                          tracked: Optional[InstanceData],
+                          results: Dict[str, list]) -> None:
+        logits = out['prompt_mask_logits'][-1][0]
+        ious = out['prompt_iou_logits'][-1][0].sigmoid()
+        ids = list(self.prompted)
+        num_tracked = len(tracked) if tracked is not None else 0
+        ids += [self._new_id() for _ in range(len(logits) - num_tracked)]
+        full = self.image._to_original(logits) > 0
+        for i, obj_id in enumerate(ids):
+            self.prompted[obj_id] = (logits[i] > 0).cpu().numpy()
+            results['masks'].append(full[i].cpu().numpy())
+            results['ids'].append(obj_id)
+            results['scores'].append(float(ious[i]))
+            results['labels'].append(-1)

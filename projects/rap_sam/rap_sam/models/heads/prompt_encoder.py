@@ -1,0 +1,112 @@
+"""Encoding of visual prompts (points, boxes) into decoder queries."""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from mmdet.models.layers.transformer.utils import coordinate_to_encoding
+from mmdet.registry import MODELS
+
+POINT, BOX = 0, 1
+
+
+@MODELS.register_module()
+class PromptEncoder(nn.Module):
+    """Turns each prompt (clicks and/or a box) into one query.
+
+    Every prompt element is a box ``(cx, cy, w, h)`` normalised by the
+    padded input size; a click is a small box of side ``point_size`` pixels.
+    Each element is sine-encoded (``coordinate_to_encoding``, 4 x
+    ``num_pos_feats``), projected by ``pos_proj`` and, for clicks, shifted
+    by a positive / negative click embedding; the elements of a prompt are
+    averaged. The query is that position term plus a learned content
+    embedding and an embedding of the prompt type (point or box).
+
+    Args:
+        embed_dims (int): Query dims. Defaults to 256.
+        num_pos_feats (int): Sine features per coordinate. Defaults to 128.
+        point_size (float): Side of the box a click stands for, in input
+            pixels. Defaults to 8.
+    """
+
+    def __init__(self,
+                 embed_dims: int = 256,
+                 num_pos_feats: int = 128,
+                 point_size: float = 8.) -> None:
+        super().__init__()
+        self.num_pos_feats = num_pos_feats
+        self.point_size = point_size
+        self.content_embed = nn.Embedding(1, embed_dims)
+        self.type_embed = nn.Embedding(2, embed_dims)
+        self.pos_proj = nn.Linear(4 * num_pos_feats, embed_dims)
+        # Index 0: negative click, 1: positive click. Zero-initialised so
+        # that a model converted from the official checkpoint (which has
+        # no such embedding) encodes positive clicks exactly as it did.
+        self.click_embed = nn.Embedding(2, embed_dims)
+        nn.init.zeros_(self.click_embed.weight)
+
+    def _encode(self, cxcywh: Tensor) -> Tensor:
+        """(B, P, K, 4) normalised boxes -> (B, P, K, embed_dims)."""
+        b, p, k, _ = cxcywh.shape
+        enc = coordinate_to_encoding(
+            cxcywh.reshape(b, p * k, 4), num_feats=self.num_pos_feats)
+        return self.pos_proj(enc).reshape(b, p, k, -1)
+
+    def forward(self,
+                input_shape: tuple,
+                points: Optional[Tensor] = None,
+                point_labels: Optional[Tensor] = None,
+                boxes: Optional[Tensor] = None,
+                box_valid: Optional[Tensor] = None) -> Tensor:
+        """Encode a batch of prompts.
+
+        Args:
+            input_shape (tuple): Padded input (H, W) the coordinates live in.
+            points (Tensor, optional): (B, P, K, 2) click (x, y) in pixels.
+            point_labels (Tensor, optional): (B, P, K): 1 positive click,
+                0 negative click, -1 padding.
+            boxes (Tensor, optional): (B, P, 4) boxes (x1, y1, x2, y2) in
+                pixels.
+            box_valid (Tensor, optional): (B, P) bool, which prompts have a
+                box. Defaults to all when ``boxes`` is given.
+
+        Returns:
+            Tensor: Prompt queries (B, P, embed_dims).
+        """
+        h, w = input_shape
+        scale_xy = torch.tensor([w, h], dtype=torch.float32)
+        pos_terms, weights = [], []
+        has_box = None
+        if points is not None:
+            scale_xy = scale_xy.to(points.device)
+            centers = points.float() / scale_xy
+            size = points.new_tensor([self.point_size / w,
+                                      self.point_size / h]).float()
+            cxcywh = torch.cat([centers, size.expand_as(centers)], dim=-1)
+            click = point_labels.clamp(min=0).long()
+            pos_terms.append(
+                self._encode(cxcywh) + self.click_embed(click))
+            weights.append((point_labels >= 0).float())
+        if boxes is not None:
+            scale_xy = scale_xy.to(boxes.device)
+            boxes = boxes.float()
+            centers = (boxes[..., :2] + boxes[..., 2:]) / 2 / scale_xy
+            sizes = (boxes[..., 2:] - boxes[..., :2]).clamp(min=0) / scale_xy
+            cxcywh = torch.cat([centers, sizes], dim=-1)[:, :, None]
+            pos_terms.append(self._encode(cxcywh))
+            if box_valid is None:
+                box_valid = boxes.new_ones(boxes.shape[:2], dtype=torch.bool)
+            has_box = box_valid
+            weights.append(box_valid.float()[..., None])
+        if not pos_terms:
+            raise ValueError('PromptEncoder needs points or boxes')
+        pos = torch.cat(pos_terms, dim=2)
+        weight = torch.cat(weights, dim=2)
+        count = weight.sum(dim=2, keepdim=True)
+        pos = (pos * weight[..., None]).sum(dim=2) / count.clamp(min=1)
+        if has_box is None:
+            has_box = torch.zeros(
+                pos.shape[:2], dtype=torch.bool, device=pos.device)
+        prompt_type = torch.where(has_box, BOX, POINT)
+        return pos + self.type_embed(prompt_type) + self.content_embed.weight

@@ -1,0 +1,3 @@
+from .modulated_deform_conv import ModulatedDeformConv2d
+
+__all__ = ['ModulatedDeformConv2d']

@@ -1,0 +1,151 @@
+"""The lite deformable FPN of YOSO, as used by RAP-SAM."""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmdet.registry import MODELS
+from mmdet.utils import ConfigType, OptMultiConfig
+from ..layers import ModulatedDeformConv2d
+
+
+class DeformUpsampleBlock(nn.Module):
+    """Deformable 3x3 conv, then a x2 transposed-conv upsampling.
+
+    ``deform conv -> norm -> ReLU -> deconv(4, stride 2) -> norm -> ReLU``.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        norm_cfg (dict): Norm layer config (BN, or SyncBN across GPUs).
+        deform_impl (str): Kernel of the deformable conv, ``'torchvision'``
+            or ``'grid_sample'`` (see :class:`ModulatedDeformConv2d`).
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 norm_cfg: ConfigType,
+                 deform_impl: str = 'torchvision') -> None:
+        super().__init__()
+        self.deform_conv = ModulatedDeformConv2d(
+            in_channels, out_channels, impl=deform_impl)
+        self.deform_norm = build_norm_layer(norm_cfg, out_channels)[1]
+        self.upsample = nn.ConvTranspose2d(
+            out_channels,
+            out_channels,
+            kernel_size=4,
+            stride=2,
+            padding=1,
+            bias=False)
+        self.upsample_norm = build_norm_layer(norm_cfg, out_channels)[1]
+        self.relu = nn.ReLU(inplace=True)
+        nn.init.kaiming_normal_(
+            self.deform_conv.weight, mode='fan_out', nonlinearity='relu')
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, C_in, H, W) -> (N, C_out, 2H, 2W)."""
+        x = self.relu(self.deform_norm(self.deform_conv(x)))
+        return self.relu(self.upsample_norm(self.upsample(x)))
+
+
+@MODELS.register_module()
+class LiteDeformFPN(BaseModule):
+    """Lite deformable FPN: all pyramid levels fused into one stride-4 map.
+
+    From YOSO (`You Only Segment Once <https://arxiv.org/abs/2303.14651>`_),
+    the neck of RAP-SAM. A top-down path of 1x1 laterals and
+    :class:`DeformUpsampleBlock` builds one map per level; each level is
+    projected to ``agg_channels``, upsampled to stride 4 and summed; a 3x3
+    conv, two coordinate channels and a 1x1 conv give the single
+    ``out_channels`` map that every query of the decoder reads.
+
+    Args:
+        in_channels (Sequence[int]): Channels of the 4 backbone levels,
+            strides 4, 8, 16, 32.
+        inner_channels (Sequence[int], optional): Channels of each level in
+            the top-down path. Defaults to half of ``in_channels``.
+        agg_channels (int): Channels of the fused map. Defaults to 128.
+        out_channels (int): Channels of the output map. Defaults to 256.
+        norm_cfg (dict): Norm of the upsampling blocks. Defaults to BN; use
+            SyncBN for multi-GPU training.
+        deform_impl (str): Kernel of the deformable convs: 'torchvision'
+            (default) or 'grid_sample' (for ONNX export).
+        init_cfg (dict, optional): Initialization config.
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int] = (256, 512, 1024, 2048),
+                 inner_channels: Optional[Sequence[int]] = None,
+                 agg_channels: int = 128,
+                 out_channels: int = 256,
+                 norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
+                 deform_impl: str = 'torchvision',
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if len(in_channels) != 4:
+            raise ValueError('LiteDeformFPN needs 4 input levels (strides 4, '
+                             f'8, 16, 32), got in_channels={in_channels}')
+        if inner_channels is None:
+            inner_channels = [c // 2 for c in in_channels]
+        self.in_channels = list(in_channels)
+        self.out_channels = out_channels
+        self.lateral_convs = nn.ModuleList(
+            nn.Conv2d(c_in, c_inner, 1)
+            for c_in, c_inner in zip(in_channels, inner_channels))
+        # deform_blocks[i] upsamples level i + 1 onto level i.
+        self.deform_blocks = nn.ModuleList(
+            DeformUpsampleBlock(inner_channels[i + 1], inner_channels[i],
+                                norm_cfg, deform_impl) for i in range(3))
+        self.fuse_convs = nn.ModuleList(
+            nn.Conv2d(c, agg_channels, 1, bias=False) for c in inner_channels)
+        self.fuse_bias = nn.Parameter(torch.zeros(1, agg_channels, 1, 1))
+        self.output_conv = nn.Conv2d(agg_channels, agg_channels, 3, padding=1)
+        self.coord_conv = nn.Conv2d(agg_channels + 2, out_channels, 1)
+
+    @staticmethod
+    def coord_channels(x: Tensor) -> Tensor:
+        """Normalised (x, y) coordinates in [-1, 1], shape (N, 2, H, W)."""
+        n, _, h, w = x.shape
+        xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)
+        ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)
+        grid_y, grid_x = torch.meshgrid(ys, xs, indexing='ij')
+        return torch.stack([grid_x, grid_y]).expand(n, 2, h, w)
+
+    def forward(self, feats: Sequence[Tensor]) -> Tuple[Tensor]:
+        """Fuse the pyramid.
+
+        Args:
+            feats (Sequence[Tensor]): Backbone levels, (N, C_i, H_i, W_i)
+                with strides 4, 8, 16, 32.
+
+        Returns:
+            tuple[Tensor]: One map of shape (N, out_channels, H_0, W_0).
+        """
+        levels: List[Tensor] = [None] * 4
+        x = self.lateral_convs[3](feats[3])
+        levels[3] = x
+        for i in (2, 1, 0):
+            lateral = self.lateral_convs[i](feats[i])
+            up = self.deform_blocks[i](x)
+            if up.shape[-2:] != lateral.shape[-2:]:
+                up = F.interpolate(
+                    up, lateral.shape[-2:], mode='bilinear',
+                    align_corners=False)
+            x = lateral + up
+            levels[i] = x
+        size = levels[0].shape[-2:]
+        fused = self.fuse_convs[0](levels[0]) + self.fuse_bias
+        for i in (1, 2, 3):
+            fused = fused + F.interpolate(
+                self.fuse_convs[i](levels[i]),
+                size=size,
+                mode='bilinear',
+                align_corners=False)
+        fused = self.output_conv(fused)
+        fused = torch.cat([fused, self.coord_channels(fused)], dim=1)
+        return (self.coord_conv(fused), )

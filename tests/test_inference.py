@@ -1,0 +1,117 @@
+"""SAM-style image predictor, streaming video predictor, query linking."""
+import numpy as np
+import pytest
+import torch
+
+from rap_sam.inference import (QueryLinker, RapSAMPredictor, VideoPredictor,
+                               build_model)
+
+R18 = 'configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py'
+
+
+@pytest.fixture(scope='module')
+def model():
+    from conftest import REPO
+    torch.manual_seed(0)
+    return build_model(str(REPO / R18), random_weights=True)
+
+
+@pytest.fixture()
+def image():
+    rng = np.random.default_rng(0)
+    img = np.zeros((90, 120, 3), np.uint8)
+    img[20:60, 30:80] = (200, 40, 40)
+    return img + rng.integers(0, 20, img.shape, dtype=np.uint8)
+
+
+def test_predictor_points_boxes_and_panoptic(model, image):
+    pred = RapSAMPredictor(model, scale=(160, 128))
+    pred.set_image(image)
+    out = pred.predict(points=[[50, 40]])
+    assert out['masks'].shape == (1, 90, 120)
+    assert out['masks'].dtype == bool
+    assert 0 <= out['iou_scores'][0] <= 1
+    out = pred.predict(points=[[[50, 40], [10, 10]], [[100, 80], [5, 5]]],
+                       point_labels=[[1, 0], [1, 1]],
+                       boxes=[[30, 20, 80, 60], [90, 70, 110, 85]])
+    assert out['masks'].shape == (2, 90, 120)
+    pan = pred.panoptic()['panoptic_seg']
+    assert pan.shape == (90, 120)
+
+
+def test_reprompting_reuses_the_cached_features(model, image):
+    pred = RapSAMPredictor(model, scale=(160, 128))
+    pred.set_image(image)
+    calls = []
+    hook = model.backbone.register_forward_hook(
+        lambda *a: calls.append(1))
+    a = pred.predict(points=[[50, 40]])
+    b = pred.predict(points=[[50, 40]])
+    hook.remove()
+    assert calls == []
+    np.testing.assert_array_equal(a['masks'], b['masks'])
+
+
+@pytest.mark.parametrize('shape', [(90, 120), (90, 120, 1), (90, 120, 4)])
+def test_grayscale_and_rgba_images_are_accepted(model, shape):
+    pred = RapSAMPredictor(model, scale=(160, 128))
+    pred.set_image(np.full(shape, 128, np.uint8))
+    assert pred.predict(points=[[5, 5]])['masks'].shape == (1, 90, 120)
+
+
+def test_predictor_input_errors(model, image):
+    pred = RapSAMPredictor(model, scale=(160, 128))
+    with pytest.raises(RuntimeError, match='set_image'):
+        pred.predict(points=[[1, 1]])
+    with pytest.raises(ValueError, match=r'\(H, W'):
+        pred.set_image(np.zeros((4, 4, 3, 2), np.uint8))
+    pred.set_image(image)
+    with pytest.raises(ValueError, match='outside the image'):
+        pred.predict(points=[[500, 40]])
+    with pytest.raises(ValueError, match=r'points must have shape'):
+        pred.predict(points=[[1, 2, 3]])
+    with pytest.raises(ValueError, match='point_labels must match'):
+        pred.predict(points=[[1, 2], [3, 4]], point_labels=[1, 1, 1])
+    with pytest.raises(ValueError, match='boxes must have shape'):
+        pred.predict(boxes=[[1, 2, 3]])
+    empty = pred.predict(points=np.zeros((0, 1, 2)))
+    assert empty['masks'].shape == (0, 90, 120)
+
+
+def test_query_linker_recovers_a_permutation():
+    torch.manual_seed(0)
+    embeds = torch.randn(20, 16)
+    linker = QueryLinker(momentum=0.)
+    assert torch.equal(linker.link(embeds), torch.arange(20))
+    shuffle = torch.randperm(20)
+    noisy = embeds[shuffle] + 0.01 * torch.randn(20, 16)
+    perm = linker.link(noisy)
+    # slot s continues with the query that holds embeds[s]
+    assert torch.equal(shuffle[perm], torch.arange(20))
+
+
+def test_video_predictor_keeps_ids_and_adds_prompted_objects(model, image):
+    video = VideoPredictor(model, scale=(160, 128), score_thr=0.0)
+    first = video.step(image)
+    assert first['masks'].shape[1:] == (90, 120)
+    ids_first = set(first['ids'].tolist())
+    second = video.step(np.roll(image, 3, axis=1), points=[[55, 40]])
+    prompted = [i for i, lbl in zip(second['ids'], second['labels'])
+                if lbl == -1]
+    assert len(prompted) == 1 and prompted[0] not in ids_first
+    third = video.step(np.roll(image, 6, axis=1))
+    assert prompted[0] in third['ids'].tolist()
+    # object-query ids come from stable slots: the same set every frame
+    objects = {i for i, lbl in zip(third['ids'], third['labels']) if lbl >= 0}
+    assert objects == ids_first
+
+
+def test_video_predictor_memory_does_not_grow(model, image):
+    video = VideoPredictor(model, scale=(160, 128))
+    video.step(image, points=[[55, 40]])
+    sizes = []
+    for t in range(4):
+        video.step(np.roll(image, t, axis=0))
+        sizes.append((tuple(video.linker.slots.shape), len(video.prompted),
+                      sum(m.size for m in video.prompted.values())))
+    assert len(set(sizes)) == 1

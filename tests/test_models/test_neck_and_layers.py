@@ -1,0 +1,67 @@
+"""The lite deformable FPN and its torchvision-based deformable conv."""
+import pytest
+import torch
+
+from rap_sam.models import LiteDeformFPN, ModulatedDeformConv2d
+
+
+def test_deform_conv_matches_mmcv_compiled_op():
+    mmcv_ops = pytest.importorskip('mmcv.ops')
+    torch.manual_seed(0)
+    ours = ModulatedDeformConv2d(8, 6)
+    torch.nn.init.normal_(ours.offset_conv.weight, std=0.3)
+    theirs = mmcv_ops.ModulatedDeformConv2dPack(8, 6, 3, padding=1,
+                                                bias=False)
+    theirs.weight.data.copy_(ours.weight.data)
+    theirs.conv_offset.weight.data.copy_(ours.offset_conv.weight.data)
+    theirs.conv_offset.bias.data.copy_(ours.offset_conv.bias.data)
+    x = torch.randn(2, 8, 11, 13)
+    torch.testing.assert_close(ours(x), theirs(x), rtol=1e-4, atol=1e-4)
+
+
+def test_zero_offsets_reduce_to_a_half_weighted_conv():
+    conv = ModulatedDeformConv2d(4, 5)
+    x = torch.randn(1, 4, 9, 9)
+    expected = torch.nn.functional.conv2d(x, conv.weight, padding=1) * 0.5
+    torch.testing.assert_close(conv(x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('size', [(64, 96), (97, 131)])
+def test_fpn_fuses_all_levels_into_one_stride4_map(size):
+    neck = LiteDeformFPN(in_channels=[8, 16, 32, 64], agg_channels=16,
+                         out_channels=24)
+    h, w = size
+    strides = [4, 8, 16, 32]
+    feats = [torch.randn(2, c, -(-h // s), -(-w // s), requires_grad=True)
+             for c, s in zip([8, 16, 32, 64], strides)]
+    (out, ) = neck(feats)
+    assert out.shape == (2, 24, feats[0].shape[2], feats[0].shape[3])
+    out.sum().backward()
+    assert all(f.grad.abs().sum() > 0 for f in feats)
+
+
+def test_fpn_rejects_wrong_number_of_levels():
+    with pytest.raises(ValueError, match='4 input levels'):
+        LiteDeformFPN(in_channels=[8, 16, 32])
+
+
+def test_coordinate_channels_span_minus_one_to_one():
+    coords = LiteDeformFPN.coord_channels(torch.zeros(1, 3, 5, 7))
+    assert coords.shape == (1, 2, 5, 7)
+    assert coords[0, 0, 0, 0] == -1 and coords[0, 0, 0, -1] == 1
+    assert coords[0, 1, 0, 0] == -1 and coords[0, 1, -1, 0] == 1
+
+
+def test_grid_sample_kernel_matches_torchvision():
+    torch.manual_seed(0)
+    tv = ModulatedDeformConv2d(6, 5)
+    torch.nn.init.normal_(tv.offset_conv.weight, std=0.5)
+    gs = ModulatedDeformConv2d(6, 5, impl='grid_sample')
+    gs.load_state_dict(tv.state_dict())
+    x = torch.randn(2, 6, 9, 12)
+    torch.testing.assert_close(gs(x), tv(x), rtol=1e-4, atol=1e-4)
+
+
+def test_unknown_deform_impl_is_refused():
+    with pytest.raises(ValueError, match='impl'):
+        ModulatedDeformConv2d(4, 4, impl='cuda')
