@@ -69,6 +69,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='use randomly initialised weights (for tests only)')
     parser.add_argument('--out', required=True, help='output .pth file')
     parser.add_argument(
+        '--seed', type=int, default=0,
+        help='seed of --random-weights: files of different vocabularies '
+        'built with one seed embed the same text the same way')
+    parser.add_argument(
         '--batch-size',
         type=int,
         default=256,
@@ -193,6 +197,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     import open_clip
 
     start = time.perf_counter()
+    import torch
+    torch.manual_seed(args.seed)
     model = build_model(args.model, args.checkpoint, args.device)
     tokenizer = open_clip.get_tokenizer(args.model)
     embeddings = encode_vocabulary(model, tokenizer, vocab,

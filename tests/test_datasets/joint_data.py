@@ -1,5 +1,4 @@
 """Helpers of the data tests: the joint config's pipelines on real data."""
-import copy
 import json
 from typing import Dict, List, Optional, Tuple
 
@@ -7,6 +6,7 @@ import numpy as np
 from mmengine.config import Config, ConfigDict
 
 import rap_sam.datasets  # noqa: F401  (registers transforms and samplers)
+from rap_sam.datasets.pipeline_utils import resize_pipeline
 from conftest import load_config, shared_data
 from mmdet.registry import DATASETS
 
@@ -20,49 +20,12 @@ def joint_config(name: str = JOINT_R18, num_points: int = 256) -> Config:
     return load_config(name, num_points)
 
 
-def _resize_transform(transform: dict, size: Tuple[int, int],
-                      ratio_range: Optional[Tuple[float, float]]) -> dict:
-    h, w = size
-    kind = transform['type']
-    if kind == 'RandomResize':
-        transform['scale'] = (w, h)
-        if ratio_range is not None:
-            transform['ratio_range'] = ratio_range
-    elif kind == 'RandomCrop':
-        transform['crop_size'] = (w, h)
-    elif kind == 'Pad' and transform.get('size') is not None:
-        transform['size'] = (w, h)
-    if 'transforms' in transform:
-        transform['transforms'] = [
-            _resize_transform(t, size, ratio_range)
-            for t in transform['transforms']
-        ]
-    return transform
-
-
 def small_pipeline(pipeline: List[dict],
                    size: Tuple[int, int] = SMALL_SIZE,
                    ratio_range: Optional[Tuple[float, float]] = None,
                    replace: Optional[Dict[str, dict]] = None) -> List[dict]:
-    """A config pipeline at a small training size (h, w); ``replace`` sets
-    arguments of transforms by type (also inside wrappers)."""
-    pipeline = [
-        _resize_transform(copy.deepcopy(dict(t)), size, ratio_range)
-        for t in pipeline
-    ]
-    for kind, args in (replace or {}).items():
-        for t in _all_transforms(pipeline):
-            if t['type'] == kind:
-                t.update(args)
-    return pipeline
-
-
-def _all_transforms(pipeline: List[dict]) -> List[dict]:
-    out = []
-    for t in pipeline:
-        out.append(t)
-        out.extend(_all_transforms(t.get('transforms', [])))
-    return out
+    """A config pipeline at a small training size (h, w)."""
+    return resize_pipeline(pipeline, size, ratio_range, replace)
 
 
 def coco_sample_dataset(pipeline: List[dict]):

@@ -32,6 +32,7 @@ def num_params(model):
 @pytest.mark.parametrize('name', ALL_CONFIGS)
 def test_config_builds(name):
     model = MODELS.build(load_config(name).model)
+    model.init_weights()
     assert model.panoptic_head.num_queries == 100
     assert len(model.panoptic_head.stages) == 3
     assert num_params(model) > 1e6

@@ -3,5 +3,4 @@ _base_ = './rap_sam_r50.py'
 model = dict(
     backbone=dict(depth=18),
     neck=dict(
-        in_channels=[64, 128, 256, 512],
-        inner_channels=[64, 128, 256, 512]))
+        in_channels=[64, 128, 256, 512]))

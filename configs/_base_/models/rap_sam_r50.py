@@ -71,8 +71,9 @@ model = dict(
             loss_weight=5.0),
         loss_iou=dict(type='MSELoss', loss_weight=1.0),
         no_object_weight=0.1),
+    # MaskFormer's post-processing, resizing only the masks it uses.
     panoptic_fusion_head=dict(
-        type='MaskFormerFusionHead',
+        type='RapSAMFusionHead',
         num_things_classes=num_things_classes,
         num_stuff_classes=num_stuff_classes,
         loss_panoptic=None,
@@ -99,5 +100,7 @@ model = dict(
         max_per_video=10,
         iou_thr=0.8,
         filter_low_score=True,
-        object_mask_thr=0.8),
+        object_mask_thr=0.8,
+        # object masks stay at stride 4 until the fusion head
+        upsample_masks=False),
     init_cfg=None)

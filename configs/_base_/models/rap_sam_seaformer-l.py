@@ -4,5 +4,4 @@ model = dict(
     backbone=dict(_delete_=True, type='SeaFormer', arch='large',
                   init_cfg=None),
     neck=dict(
-        in_channels=[64, 128, 192, 256],
-        inner_channels=[64, 128, 192, 256]))
+        in_channels=[64, 128, 192, 256]))

@@ -14,5 +14,4 @@ model = dict(
         with_final_conv=False,
         init_cfg=None),
     neck=dict(
-        in_channels=[64, 256, 512, 1024],
-        inner_channels=[64, 128, 256, 512]))
+        in_channels=[64, 256, 512, 1024]))

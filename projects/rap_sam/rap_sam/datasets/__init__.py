@@ -7,13 +7,18 @@ from . import class_names
 from .class_names import (COCO_YTVIS2019_MERGED, Vocabulary, get_vocabulary,
                           merge_vocabularies)
 from .samplers import TASKS, TaskBatchSampler
-from .transforms import (FilterTrackAnnotations, ImageToPseudoVideo,
-                         MapToMergedVocabulary, PackPromptInputs,
-                         PackTrackPanopticInputs, SamplePrompts)
+from .transforms import (FilterTrackAnnotations, GTSegmentPrompts,
+                         ImageToPseudoVideo, MapToMergedVocabulary,
+                         PackPromptInputs, PackTrackPanopticInputs,
+                         SamplePrompts)
+from .vipseg import (VIPSEG_STUFF_CLASSES, VIPSEG_THING_CLASSES,
+                     LoadVideoPanopticAnnotations, VIPSegDataset)
 
 __all__ = [
-    'COCO_YTVIS2019_MERGED', 'FilterTrackAnnotations', 'ImageToPseudoVideo',
+    'COCO_YTVIS2019_MERGED', 'FilterTrackAnnotations', 'GTSegmentPrompts',
+    'ImageToPseudoVideo', 'LoadVideoPanopticAnnotations',
     'MapToMergedVocabulary', 'PackPromptInputs', 'PackTrackPanopticInputs',
-    'SamplePrompts', 'TASKS', 'TaskBatchSampler', 'Vocabulary', 'class_names',
+    'SamplePrompts', 'TASKS', 'TaskBatchSampler', 'VIPSEG_STUFF_CLASSES',
+    'VIPSEG_THING_CLASSES', 'VIPSegDataset', 'Vocabulary', 'class_names',
     'get_vocabulary', 'merge_vocabularies'
 ]

@@ -353,12 +353,27 @@ VIPSEG = build_vocabulary('vipseg', [
     for cls in _VIPSEG_CLASSES
 ])
 
+
+def _ade20k_panoptic() -> Vocabulary:
+    """ADE20K panoptic (150 classes, 100 things then 50 stuff) in the label
+    order of mmdet's ``ADE20KPanopticDataset``; a class's comma-separated
+    WordNet names are its synonyms (``'painting, picture'``)."""
+    from mmdet.datasets import ADE20KPanopticDataset
+    return build_vocabulary('ade20k_panoptic', [
+        (cls, [canonical_text(s) for s in cls.split(',') if s.strip()])
+        for cls in ADE20KPanopticDataset.METAINFO['classes']
+    ])
+
+
+ADE20K_PANOPTIC = _ade20k_panoptic()
+
 COCO_YTVIS2019_MERGED, COCO_YTVIS2019_MAPPINGS = merge_vocabularies(
     COCO_PANOPTIC, YTVIS2019, name='coco_ytvis2019')
 
 VOCABULARIES: Dict[str, Vocabulary] = {
     vocab.name: vocab
-    for vocab in (COCO_PANOPTIC, YTVIS2019, VIPSEG, COCO_YTVIS2019_MERGED)
+    for vocab in (COCO_PANOPTIC, YTVIS2019, VIPSEG, ADE20K_PANOPTIC,
+                  COCO_YTVIS2019_MERGED)
 }
 
 

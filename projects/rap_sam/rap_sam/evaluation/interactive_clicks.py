@@ -39,10 +39,19 @@ def interior_point(mask: np.ndarray) -> Tuple[Tuple[int, int], float]:
         tuple: ``(x, y)`` of the distance-transform maximum (the first in
         row-major order on ties) and that distance in pixels.
     """
-    dist = ndimage.distance_transform_edt(np.pad(mask.astype(bool), 1))
-    dist = dist[1:-1, 1:-1]
+    mask = np.asarray(mask).astype(bool)
+    rows = np.flatnonzero(mask.any(1))
+    cols = np.flatnonzero(mask.any(0))
+    if rows.size == 0:
+        return (0, 0), 0.
+    # The transform of the mask's bounding box padded by one background
+    # pixel is exact: that ring is nearer to every inside pixel than any
+    # background pixel beyond it (and much cheaper for small objects).
+    top, left = int(rows[0]), int(cols[0])
+    crop = mask[top:rows[-1] + 1, left:cols[-1] + 1]
+    dist = ndimage.distance_transform_edt(np.pad(crop, 1))[1:-1, 1:-1]
     y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
-    return (int(x), int(y)), float(dist[y, x])
+    return (int(x) + left, int(y) + top), float(dist[y, x])
 
 
 def first_click(gt_mask: np.ndarray) -> Tuple[int, int]:
@@ -147,6 +156,78 @@ def evaluate_clicks(predict_fn: Callable[[np.ndarray, np.ndarray],
         points.append(click[0])
         labels.append(int(click[1]))
     return np.asarray(ious, np.float64)
+
+
+def evaluate_clicks_batch(
+        predict_fn: Callable[[np.ndarray, np.ndarray, np.ndarray],
+                             Sequence[np.ndarray]],
+        gt_masks: Sequence[np.ndarray],
+        max_clicks: int = 20,
+        stop_iou: Optional[float] = None,
+        min_clicks: int = 1) -> List[np.ndarray]:
+    """Simulate clicking on several objects of one image at once.
+
+    :func:`evaluate_clicks` for many objects, one model call per round:
+    in round k every object still being clicked has exactly k clicks, so
+    their prompts stack into one (A, k, 2) batch. The clicks are those of
+    :func:`evaluate_clicks` (first :func:`first_click`, then
+    :func:`next_click`).
+
+    Args:
+        predict_fn (Callable): ``predict_fn(points, labels, index)`` with
+            points (A, k, 2) float ``(x, y)`` pixel indices, labels (A, k)
+            int (1 positive, 0 negative) and index (A,) the objects'
+            positions in ``gt_masks``; returns A (H, W) bool masks.
+        gt_masks (Sequence[np.ndarray]): (H, W) ground-truth masks, none
+            empty.
+        max_clicks (int): Most clicks per object. Defaults to 20.
+        stop_iou (float, optional): An object stops being clicked once its
+            IoU reaches this after at least ``min_clicks`` clicks.
+            Defaults to None (always ``max_clicks`` clicks).
+        min_clicks (int): See ``stop_iou``. Defaults to 1.
+
+    Returns:
+        list[np.ndarray]: Per object, IoU after clicks 1..n. An exact
+        prediction ends the object's clicking with its IoU repeated up to
+        ``max_clicks`` (nothing is left to click); a stopped object's curve
+        is shorter (:func:`noc_metrics` holds its last value).
+    """
+    if max_clicks < 1:
+        raise ValueError(f'max_clicks must be >= 1, got {max_clicks}')
+    gts = [np.asarray(m).astype(bool) for m in gt_masks]
+    points: List[List[Tuple[int, int]]] = [[first_click(g)] for g in gts]
+    labels: List[List[int]] = [[1] for _ in gts]
+    curves: List[List[float]] = [[] for _ in gts]
+    active = list(range(len(gts)))
+    while active:
+        preds = predict_fn(
+            np.asarray([points[i] for i in active], np.float32),
+            np.asarray([labels[i] for i in active], np.int64),
+            np.asarray(active, np.int64))
+        if len(preds) != len(active):
+            raise ValueError(f'predict_fn returned {len(preds)} masks for '
+                             f'{len(active)} objects')
+        still = []
+        for pred, i in zip(preds, active):
+            pred = np.asarray(pred).astype(bool)
+            if pred.shape != gts[i].shape:
+                raise ValueError(f'predict_fn returned a {pred.shape} mask '
+                                 f'for a {gts[i].shape} object')
+            iou = mask_iou(pred, gts[i])
+            curves[i].append(iou)
+            num = len(curves[i])
+            if num == max_clicks or (stop_iou is not None and iou >= stop_iou
+                                     and num >= min_clicks):
+                continue
+            click = next_click(pred, gts[i])
+            if click is None:
+                curves[i].extend([iou] * (max_clicks - num))
+                continue
+            points[i].append(click[0])
+            labels[i].append(int(click[1]))
+            still.append(i)
+        active = still
+    return [np.asarray(c, np.float64) for c in curves]
 
 
 def noc_metrics(iou_per_click: Sequence[np.ndarray],

@@ -7,7 +7,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from mmdet.registry import METRICS
-from .interactive_clicks import mask_iou
+from .interactive_clicks import mask_iou, noc_metrics
 from .sample_fields import get_field, to_array, to_numpy_masks
 
 PROMPT_MODES = ('point', 'box', 'point_box')
@@ -59,7 +59,21 @@ class InteractiveSegMetric(BaseMetric):
     ``prompt_instances`` (``points`` / ``point_labels`` / ``boxes`` /
     ``box_valid``) from which the mode of each prompt is read.
 
+    Multi-click refinement: a sample may also carry ``click_ious``, per
+    object the IoU after clicks 1..n (a sequence of arrays, e.g. from
+    :func:`evaluate_clicks_batch` in :class:`InteractiveTestLoop`); the
+    metric then adds ``NoC@85`` / ``NoC@90`` (mean clicks to reach the
+    IoU, ``max_clicks`` when never reached), ``NoF@85`` / ``NoF@90``
+    (objects that never reach it) and ``mIoU@k`` (see
+    :func:`noc_metrics`). The loop reads ``max_clicks``,
+    ``noc_thresholds`` and ``miou_clicks`` from here.
+
     Args:
+        noc_thresholds (Sequence[float]): IoU levels of NoC. Defaults to
+            (0.85, 0.9).
+        max_clicks (int): Click budget per object. Defaults to 20.
+        miou_clicks (Sequence[int]): k of the ``mIoU@k`` entries.
+            Defaults to (1, 3, 5).
         collect_device (str): Device for collecting results across ranks,
             ``'cpu'`` or ``'gpu'``. Defaults to 'cpu'.
         prefix (str, optional): Prefix of the metric names. Defaults to
@@ -68,9 +82,17 @@ class InteractiveSegMetric(BaseMetric):
     default_prefix: Optional[str] = 'interactive'
 
     def __init__(self,
+                 noc_thresholds: Sequence[float] = (0.85, 0.9),
+                 max_clicks: int = 20,
+                 miou_clicks: Sequence[int] = (1, 3, 5),
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        if max_clicks < 1:
+            raise ValueError(f'max_clicks must be >= 1, got {max_clicks}')
+        self.noc_thresholds = tuple(noc_thresholds)
+        self.max_clicks = max_clicks
+        self.miou_clicks = tuple(miou_clicks)
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Store the IoU and mode of every prompt of the batch.
@@ -99,11 +121,13 @@ class InteractiveSegMetric(BaseMetric):
             modes = prompt_modes(
                 get_field(sample, 'prompt_instances'), len(pred_masks))
             # One result per sample: mmengine keeps ``size`` results.
-            self.results.append(
-                dict(
-                    ious=[mask_iou(p, g) for p, g in zip(pred_masks,
-                                                         gt_masks)],
-                    modes=modes))
+            result = dict(
+                ious=[mask_iou(p, g) for p, g in zip(pred_masks, gt_masks)],
+                modes=modes)
+            click_ious = get_field(sample, 'click_ious')
+            if click_ious is not None:
+                result['click_ious'] = [to_array(c) for c in click_ious]
+            self.results.append(result)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """mIoU (percent) overall and per prompt mode present.
@@ -130,4 +154,10 @@ class InteractiveSegMetric(BaseMetric):
             if by_mode[mode]:
                 metrics[f'mIoU_{mode}'] = 100 * float(np.mean(by_mode[mode]))
         metrics['num_prompts'] = len(ious)
+        curves = [c for r in results for c in r.get('click_ious', [])]
+        if curves:
+            metrics.update(
+                noc_metrics(curves, self.noc_thresholds, self.max_clicks,
+                            self.miou_clicks))
+            metrics['num_click_objects'] = len(curves)
         return metrics

@@ -10,6 +10,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet.structures import DetDataSample
+from ..models.heads import RapSAMFusionHead
 
 ImageLike = Union[str, np.ndarray]
 
@@ -109,19 +110,28 @@ class RapSAMPredictor:
 
     ``set_image`` runs the backbone and neck once; ``predict`` decodes any
     number of prompts on the cached features, ``panoptic`` the object
-    queries.
+    queries. The first ``predict`` of an image also caches the prompt
+    adapter's pixel keys and values (:meth:`PromptAdapter.pixel_kv`), so
+    re-prompting the image runs only the query side of the decoder.
 
     Args:
         model (nn.Module): A :class:`RapSAM` model in eval mode.
         scale (tuple[int, int]): Longest and shortest side the image is
             resized to, keeping its ratio. Defaults to (1333, 800).
+        cache_prompt_kv (bool): Cache the pixel keys and values between
+            ``predict`` calls (2 x 256 floats per stride-4 pixel, 137 MB at
+            1344x800). Defaults to True.
     """
 
-    def __init__(self, model: torch.nn.Module,
-                 scale: Tuple[int, int] = (1333, 800)) -> None:
+    def __init__(self,
+                 model: torch.nn.Module,
+                 scale: Tuple[int, int] = (1333, 800),
+                 cache_prompt_kv: bool = True) -> None:
         self.model = model
         self.scale = scale
+        self.cache_prompt_kv = cache_prompt_kv
         self.features: Optional[Tensor] = None
+        self._prompt_kv: Optional[Tuple[Tensor, Tensor]] = None
         self._meta: Dict = {}
 
     @property
@@ -146,6 +156,7 @@ class RapSAMPredictor:
             False)
         batch_input_shape = tuple(data['inputs'].shape[-2:])
         self.features = self.model.extract_feat(data['inputs'])[0]
+        self._prompt_kv = None
         self._meta = dict(
             ori_shape=rgb.shape[:2],
             img_shape=(h, w),
@@ -191,8 +202,13 @@ class RapSAMPredictor:
         queries, _ = head.encode_prompts([sample],
                                          self._meta['batch_input_shape'],
                                          self.device)
+        prompt_kv = self._prompt_kv
+        if prompt_kv is None:
+            prompt_kv = head.prompt_adapter.pixel_kv(self.features)
+            if self.cache_prompt_kv:
+                self._prompt_kv = prompt_kv
         out = head.decode(self.features, with_objects=False,
-                          prompt_queries=queries)
+                          prompt_queries=queries, prompt_kv=prompt_kv)
         logits = out['prompt_mask_logits'][-1][0]
         masks = self._to_original(logits) > 0
         iou = out['prompt_iou_logits'][-1][0].sigmoid()
@@ -244,13 +260,20 @@ class RapSAMPredictor:
                              f' the image (width {w}, height {h})')
 
     def _to_original(self, logits: Tensor) -> Tensor:
-        """(N, h, w) stride-4 logits -> (N, H0, W0) at the original size."""
+        """(N, h, w) stride-4 logits -> (N, H0, W0) at the original size.
+
+        A resize to the size the masks already have (an image that was not
+        rescaled) is an identity and is skipped.
+        """
         logits = F.interpolate(
             logits[None], size=self._meta['batch_input_shape'],
             mode='bilinear', align_corners=False)[0]
         h, w = self._meta['img_shape']
+        logits = logits[:, :h, :w]
+        if tuple(logits.shape[-2:]) == tuple(self._meta['ori_shape']):
+            return logits
         return F.interpolate(
-            logits[None, :, :h, :w], size=self._meta['ori_shape'],
+            logits[None], size=self._meta['ori_shape'],
             mode='bilinear', align_corners=False)[0]
 
     @torch.no_grad()
@@ -265,10 +288,14 @@ class RapSAMPredictor:
         sample = self._sample()
         head = self.model.panoptic_head
         out = head.decode(self.features, with_objects=True)
-        logits = F.interpolate(
-            out['mask_logits'][-1], size=self._meta['batch_input_shape'],
-            mode='bilinear', align_corners=False)
-        fused = self.model.panoptic_fusion_head.predict(
+        fusion = self.model.panoptic_fusion_head
+        logits = out['mask_logits'][-1]
+        if not isinstance(fusion, RapSAMFusionHead):
+            # mmdet's fusion head takes masks at the padded input size.
+            logits = F.interpolate(
+                logits, size=self._meta['batch_input_shape'],
+                mode='bilinear', align_corners=False)
+        fused = fusion.predict(
             out['cls_logits'][-1], logits, [sample], rescale=True)
         return dict(panoptic_seg=fused[0]['pan_results'].sem_seg[0].cpu()
                     .numpy())

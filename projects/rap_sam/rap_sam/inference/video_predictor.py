@@ -5,19 +5,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.structures import InstanceData
-from scipy.ndimage import distance_transform_edt
 from torch import Tensor
 
 from mmdet.structures import DetDataSample
+from ..evaluation.interactive_clicks import first_click
 from .predictor import ImageLike, RapSAMPredictor
 from ..models.utils.query_linker import QueryLinker
-
-
-def interior_point(mask: np.ndarray) -> Tuple[float, float]:
-    """(x, y) of a mask's most interior pixel (distance-transform maximum)."""
-    dist = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
-    y, x = np.unravel_index(np.argmax(dist), dist.shape)
-    return float(x), float(y)
 
 
 class VideoPredictor:
@@ -29,7 +22,7 @@ class VideoPredictor:
     the first time it scores above ``score_thr`` and keeps it. Objects given
     by prompts (on any frame) get new ids and are followed by re-prompting
     each next frame with the box and interior point of their last mask. The
-    state is the linker's slot embeddings and one stride-4 mask per prompted
+    state is the linker's slot embeddings and one click + box per prompted
     object, so memory does not grow with the video.
 
     Args:
@@ -55,7 +48,8 @@ class VideoPredictor:
         """Forget the video."""
         self.linker.reset()
         self.slot_ids: Dict[int, int] = {}
-        self.prompted: Dict[int, np.ndarray] = {}
+        # id -> (click (2,), box (4,) or None), in input pixels.
+        self.prompted: Dict[int, Tuple[np.ndarray, Optional[np.ndarray]]] = {}
         self.next_id = 1
         self.frame_index = -1
 
@@ -64,40 +58,60 @@ class VideoPredictor:
         return self.next_id - 1
 
     def _tracked_prompts(self) -> Optional[InstanceData]:
-        """Box + interior click of each prompted object's last mask, in
-        input pixels (masks are kept at stride 4)."""
+        """The stored prompt of each prompted object."""
         if not self.prompted:
             return None
-        points, boxes, valid = [], [], []
-        for mask in self.prompted.values():
-            if not mask.any():
-                points.append([[0., 0.]])
-                boxes.append([0., 0., 1., 1.])
-                valid.append(False)
-                continue
-            ys, xs = np.nonzero(mask)
-            x, y = interior_point(mask)
-            points.append([[x * 4 + 2, y * 4 + 2]])
-            boxes.append([xs.min() * 4., ys.min() * 4., xs.max() * 4. + 4,
-                          ys.max() * 4. + 4])
-            valid.append(True)
-        labels = torch.tensor([[1 if v else -1] for v in valid])
+        clicks = [c for c, _ in self.prompted.values()]
+        boxes = [b if b is not None else np.zeros(4, np.float32)
+                 for _, b in self.prompted.values()]
         return InstanceData(
-            points=torch.tensor(points), point_labels=labels,
-            boxes=torch.tensor(boxes), box_valid=torch.tensor(valid))
+            points=torch.tensor(np.stack(clicks)[:, None], dtype=torch.float),
+            point_labels=torch.ones(len(clicks), 1, dtype=torch.long),
+            boxes=torch.tensor(np.stack(boxes), dtype=torch.float),
+            box_valid=torch.tensor([b is not None
+                                    for _, b in self.prompted.values()]))
+
+    @staticmethod
+    def _prompt_from_mask(mask: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Interior click and box of a stride-4 mask, in input pixels."""
+        ys, xs = np.nonzero(mask)
+        x, y = first_click(mask)
+        click = np.array([x * 4 + 2, y * 4 + 2], np.float32)
+        box = np.array([xs.min() * 4, ys.min() * 4, xs.max() * 4 + 4,
+                        ys.max() * 4 + 4], np.float32)
+        return click, box
+
+    @staticmethod
+    def _prompt_from_user(p: InstanceData,
+                          i: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Click and box of the user's i-th prompt, in input pixels."""
+        box = p.boxes[i].numpy() if bool(p.box_valid[i]) else None
+        if int(p.point_labels[i, 0]) >= 0:
+            click = p.points[i, 0].numpy()
+        else:
+            click = (box[:2] + box[2:]) / 2
+        return click.astype(np.float32), box
 
     @torch.no_grad()
     def step(self,
              frame: ImageLike,
              points: Optional[Sequence] = None,
              point_labels: Optional[Sequence] = None,
-             boxes: Optional[Sequence] = None) -> Dict[str, np.ndarray]:
+             boxes: Optional[Sequence] = None,
+             box_valid: Optional[Sequence[bool]] = None
+             ) -> Dict[str, np.ndarray]:
         """Segment the next frame; optional prompts add new objects.
 
         Args:
             frame (str | np.ndarray): The frame (RGB array or path).
             points, point_labels, boxes: Prompts for new objects on this
                 frame, as in :meth:`RapSAMPredictor.predict`.
+            box_valid (Sequence[bool], optional): (P,) which new objects
+                have a box, to mix click-only and box-only objects on one
+                frame: a click-only object takes any box inside the image
+                (e.g. zeros) with ``box_valid`` False, a box-only one a
+                click with label -1 (padding). Defaults to all when
+                ``boxes`` is given.
 
         Returns:
             dict[str, np.ndarray]: ``masks`` (M, H, W) bool, ``ids`` (M,),
@@ -110,6 +124,9 @@ class VideoPredictor:
         new = None
         if points is not None or boxes is not None:
             new = self.image._prompts(points, point_labels, boxes)
+            if box_valid is not None and 'boxes' in new:
+                new.box_valid = torch.as_tensor(
+                    np.asarray(box_valid, bool).reshape(-1))
         prompts = [p for p in (tracked, new) if p is not None and len(p)]
         queries = None
         if prompts:
@@ -123,7 +140,9 @@ class VideoPredictor:
         out = self.head.decode(self.image.features, True, queries)
         results = self._objects(out)
         if queries is not None:
-            self._prompted_results(out, tracked, results)
+            self._prompted_results(out, tracked,
+                                   self._complete(new) if new else None,
+                                   results)
         return {k: np.stack(v) if k == 'masks' and v else np.asarray(v)
                 for k, v in results.items()}
 
@@ -166,15 +185,21 @@ class VideoPredictor:
 
     def _prompted_results(self, out: Dict[str, List[Tensor]],
                           tracked: Optional[InstanceData],
+                          new: Optional[InstanceData],
                           results: Dict[str, list]) -> None:
         logits = out['prompt_mask_logits'][-1][0]
         ious = out['prompt_iou_logits'][-1][0].sigmoid()
         ids = list(self.prompted)
         num_tracked = len(tracked) if tracked is not None else 0
-        ids += [self._new_id() for _ in range(len(logits) - num_tracked)]
+        for i in range(len(logits) - num_tracked):
+            obj_id = self._new_id()
+            self.prompted[obj_id] = self._prompt_from_user(new, i)
+            ids.append(obj_id)
         full = self.image._to_original(logits) > 0
         for i, obj_id in enumerate(ids):
-            self.prompted[obj_id] = (logits[i] > 0).cpu().numpy()
+            mask = (logits[i] > 0).cpu().numpy()
+            if mask.any():  # a lost object keeps its last prompt
+                self.prompted[obj_id] = self._prompt_from_mask(mask)
             results['masks'].append(full[i].cpu().numpy())
             results['ids'].append(obj_id)
             results['scores'].append(float(ious[i]))

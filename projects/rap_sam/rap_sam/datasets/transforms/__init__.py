@@ -1,11 +1,13 @@
 """Data transforms for joint training on images, videos and prompts."""
 from .filtering import FilterTrackAnnotations
 from .formatting import PackPromptInputs, PackTrackPanopticInputs
+from .gt_prompts import GTSegmentPrompts
 from .prompt_sampling import SamplePrompts
 from .pseudo_video import ImageToPseudoVideo
 from .vocabulary import MapToMergedVocabulary
 
 __all__ = [
-    'FilterTrackAnnotations', 'ImageToPseudoVideo', 'MapToMergedVocabulary',
+    'FilterTrackAnnotations', 'GTSegmentPrompts', 'ImageToPseudoVideo',
+    'MapToMergedVocabulary',
     'PackPromptInputs', 'PackTrackPanopticInputs', 'SamplePrompts'
 ]

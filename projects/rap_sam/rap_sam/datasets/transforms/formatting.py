@@ -25,6 +25,10 @@ class PackTrackPanopticInputs(PackTrackInputs):
     Required Keys: those of ``PackTrackInputs``, and
 
     - gt_seg_map (list[np.ndarray]) (optional): one (H, W) map per frame
+    - gt_panoptic_map (list[np.ndarray]) (optional): one (H, W) panoptic
+      map per frame (``LoadVideoPanopticAnnotations``), packed as the
+      frame's ``gt_panoptic_seg`` (``sem_seg`` (1, H, W)) for video
+      panoptic metrics
 
     Args: see :class:`mmdet.datasets.transforms.PackTrackInputs`.
     """
@@ -45,10 +49,13 @@ class PackTrackPanopticInputs(PackTrackInputs):
                 for b in results['gt_bboxes']
             ]
         packed = super().transform(results)
+        frames = packed['data_samples'].video_data_samples
+        for frame, pan in zip(frames, results.get('gt_panoptic_map', [])):
+            frame.gt_panoptic_seg = PixelData(
+                sem_seg=to_tensor(pan[None, ...].copy()))
         seg_maps = results.get('gt_seg_map')
         if seg_maps is None:
             return packed
-        frames = packed['data_samples'].video_data_samples
         ignore_index = results.get('ignore_index')
         for i, (frame, seg) in enumerate(zip(frames, seg_maps)):
             sem_seg = PixelData(sem_seg=to_tensor(seg[None, ...].copy()))

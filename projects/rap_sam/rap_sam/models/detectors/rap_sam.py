@@ -1,5 +1,5 @@
 """The RAP-SAM detector: images, video clips and visual prompts."""
-from typing import Dict, List, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -9,15 +9,18 @@ from torch import Tensor
 from mmdet.models.detectors import MaskFormer
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList, TrackDataSample, TrackSampleList
-from ..utils.query_linker import QueryLinker
 from ..heads.clip_targets import clip_to_frames
-from .clip_results import clip_track_instances
+from ..heads.text_classifier import OpenVocabClassifier
+from ..utils.query_linker import QueryLinker
+from .clip_results import (clip_panoptic_frames,
+                           clip_track_instances)
+from .dataset_meta import TestVocabularyMeta
 
 Samples = Union[SampleList, TrackSampleList]
 
 
 @MODELS.register_module()
-class RapSAM(MaskFormer):
+class RapSAM(TestVocabularyMeta, MaskFormer):
     """RAP-SAM: one model for panoptic, video and interactive segmentation.
 
     `RAP-SAM: Towards Real-Time All-Purpose Segment Anything
@@ -60,7 +63,28 @@ class RapSAM(MaskFormer):
         if batch_inputs.dim() == 5:
             return self.predict_video(batch_inputs, batch_data_samples,
                                       rescale)
-        feats = self.extract_feat(batch_inputs)
+        return self.predict_from_feats(
+            self.extract_feat(batch_inputs), batch_data_samples, rescale)
+
+    def predict_from_feats(self,
+                           feats: Tuple[Tensor],
+                           batch_data_samples: SampleList,
+                           rescale: bool = True) -> SampleList:
+        """Predict images from the features of :meth:`extract_feat`.
+
+        The image part of :meth:`predict`, for callers that decode the same
+        features several times (e.g. the click simulation of
+        :class:`InteractiveTestLoop`).
+
+        Args:
+            feats (tuple[Tensor]): The neck's single map, (B, C, H, W).
+            batch_data_samples (list[DetDataSample]): Samples, optionally
+                with ``prompt_instances``.
+            rescale (bool): Predictions at the original image size.
+
+        Returns:
+            list[DetDataSample]: The samples with their predictions.
+        """
         results = self.panoptic_head.predict(feats, batch_data_samples)
         if 'cls_logits' in results:
             fused = self.panoptic_fusion_head.predict(
@@ -77,8 +101,8 @@ class RapSAM(MaskFormer):
                 h, w = sample.ori_shape[:2] if rescale else \
                     sample.img_shape[:2]
                 sample.pred_prompt_instances = InstanceData(
-                    masks=batch_inputs.new_zeros(0, h, w, dtype=torch.bool),
-                    iou_scores=batch_inputs.new_zeros(0))
+                    masks=feats[0].new_zeros(0, h, w, dtype=torch.bool),
+                    iou_scores=feats[0].new_zeros(0))
         return batch_data_samples
 
     @staticmethod
@@ -110,7 +134,10 @@ class RapSAM(MaskFormer):
         (default: all of it); each clip is decoded as one tall map and the
         queries of consecutive clips are linked by Hungarian matching on the
         adapter's query embeddings (MinVIS). A slot's class probabilities
-        are averaged over the clips.
+        are averaged over the clips. With ``test_cfg.video_panoptic_on``
+        every frame also gets ``pred_panoptic_seg`` (video panoptic
+        segmentation, ids stable over the video, see
+        :func:`clip_panoptic_frames`).
         """
         if batch_inputs.shape[0] != 1:
             raise ValueError('video prediction takes one video per batch, '
@@ -129,12 +156,57 @@ class RapSAM(MaskFormer):
                 clip_to_frames(out['mask_logits'], len(clip))[0][perm])
         track_sample: TrackDataSample = batch_data_samples[0]
         metas = [frame.metainfo for frame in track_sample]
+        video_probs = torch.stack(probs).mean(0)
+        frame_masks = torch.cat(frame_masks, 1)
         per_frame = clip_track_instances(
-            torch.stack(probs).mean(0).log(), torch.cat(frame_masks, 1),
-            metas, self.test_cfg.get('max_per_video', 10), rescale)
+            video_probs.log(), frame_masks, metas,
+            self.test_cfg.get('max_per_video', 10), rescale)
         for frame, instances in zip(track_sample, per_frame):
             frame.pred_track_instances = instances
+        if self.test_cfg.get('video_panoptic_on', False):
+            panoptic = clip_panoptic_frames(
+                video_probs,
+                frame_masks,
+                metas,
+                self.panoptic_fusion_head.num_things_classes,
+                object_mask_thr=self.test_cfg.get('object_mask_thr', 0.8),
+                iou_thr=self.test_cfg.get('iou_thr', 0.8),
+                filter_low_score=self.test_cfg.get('filter_low_score',
+                                                   True),
+                rescale=rescale)
+            for frame, pan in zip(track_sample, panoptic):
+                frame.pred_panoptic_seg = pan
         return batch_data_samples
+
+    def set_test_vocabulary(self,
+                            embedding_file: str,
+                            num_things_classes: int,
+                            num_stuff_classes: int,
+                            class_names: Optional[List[str]] = None) -> None:
+        """Classify with another vocabulary in eval mode.
+
+        The weights are vocabulary-agnostic: this swaps the head's test
+        classifier and the fusion head's thing / stuff split.
+
+        Args:
+            embedding_file (str): Class text embedding file.
+            num_things_classes (int): Thing classes, listed first.
+            num_stuff_classes (int): Stuff classes, listed after them.
+            class_names (list[str], optional): Classes to take from the file,
+                in label order. Defaults to all of the file's.
+        """
+        head = self.panoptic_head
+        classifier = OpenVocabClassifier(
+            embedding_file, class_names, embed_dims=head.classifier.embed_dims)
+        if classifier.num_classes != num_things_classes + num_stuff_classes:
+            raise ValueError(
+                f'{embedding_file}: {classifier.num_classes} classes, but '
+                f'{num_things_classes} things + {num_stuff_classes} stuff')
+        head.test_classifier = classifier.to(head.classifier.logit_scale)
+        fusion = self.panoptic_fusion_head
+        fusion.num_things_classes = num_things_classes
+        fusion.num_stuff_classes = num_stuff_classes
+        fusion.num_classes = num_things_classes + num_stuff_classes
 
     def _forward(self, batch_inputs: Tensor,
                  batch_data_samples: Samples) -> Tuple[List[Tensor]]:

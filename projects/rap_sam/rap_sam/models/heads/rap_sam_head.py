@@ -68,7 +68,10 @@ class RapSAMHead(Mask2FormerHead):
         train_cfg (dict, optional): ``assigner``, ``sampler``,
             ``num_points``, ``oversample_ratio``, ``importance_sample_ratio``.
         test_cfg (dict, optional): ``panoptic_on`` (run object queries when
-            predicting, default True) and the fusion head's options.
+            predicting, default True), ``upsample_masks`` (default True;
+            False leaves the object masks of :meth:`predict` at stride 4
+            for :class:`RapSAMFusionHead`, which upsamples only the masks
+            it uses) and the fusion head's options.
         init_cfg (dict, optional): Initialization config.
     """
 
@@ -162,7 +165,7 @@ class RapSAMHead(Mask2FormerHead):
 
     def init_weights(self) -> None:
         """Xavier-init the linear layers of the decoder."""
-        super(Mask2FormerHead, self).init_weights()
+        BaseModule.init_weights(self)
         for stage in self.stages:
             for p in stage.parameters():
                 if p.dim() > 1:
@@ -181,7 +184,9 @@ class RapSAMHead(Mask2FormerHead):
     def decode(self,
                features: Tensor,
                with_objects: bool = True,
-               prompt_queries: Optional[Tensor] = None) -> HeadOutputs:
+               prompt_queries: Optional[Tensor] = None,
+               prompt_kv: Optional[Tuple[Tensor, Tensor]] = None
+               ) -> HeadOutputs:
         """Run the shared decoder and the adapters.
 
         Args:
@@ -189,6 +194,11 @@ class RapSAMHead(Mask2FormerHead):
                 frames stacked vertically for video).
             with_objects (bool): Decode the object queries.
             prompt_queries (Tensor, optional): (B, P, C) prompt queries.
+            prompt_kv (tuple[Tensor], optional): The prompt adapter's
+                pixel keys and values of ``features``
+                (:meth:`PromptAdapter.pixel_kv`), cached by a predictor
+                that prompts the same image again. Computed when needed
+                otherwise.
 
         Returns:
             dict[str, list[Tensor]]: per layer (stages, then adapter):
@@ -232,7 +242,7 @@ class RapSAMHead(Mask2FormerHead):
             out['object_embeds'] = [obj_kernels]
         if prompt_queries is not None:
             prompt_masks, prompt_iou, _ = self.prompt_adapter(
-                features, kernels[:, num_obj:])
+                features, kernels[:, num_obj:], prompt_kv)
             out['prompt_mask_logits'].append(prompt_masks)
             out['prompt_iou_logits'].append(prompt_iou)
         return out
@@ -476,7 +486,8 @@ class RapSAMHead(Mask2FormerHead):
         Returns:
             dict[str, Tensor]: ``cls_logits`` (B, N, K + 1) and
             ``mask_logits`` (B, N, H_in, W_in) of object queries when they
-            ran; ``prompt_mask_logits`` (B, P, H_in, W_in),
+            ran (at stride 4, (B, N, H, W), when ``test_cfg.upsample_masks``
+            is False); ``prompt_mask_logits`` (B, P, H_in, W_in),
             ``prompt_iou`` (B, P) in [0, 1] and ``prompt_valid`` (B, P)
             when prompts ran.
         """
@@ -485,9 +496,11 @@ class RapSAMHead(Mask2FormerHead):
         results = {}
         if out['cls_logits']:
             results['cls_logits'] = out['cls_logits'][-1]
-            results['mask_logits'] = F.interpolate(
-                out['mask_logits'][-1], size=size, mode='bilinear',
-                align_corners=False)
+            results['mask_logits'] = out['mask_logits'][-1]
+            if self.test_cfg.get('upsample_masks', True):
+                results['mask_logits'] = F.interpolate(
+                    results['mask_logits'], size=size, mode='bilinear',
+                    align_corners=False)
         if out['prompt_mask_logits']:
             results['prompt_mask_logits'] = F.interpolate(
                 out['prompt_mask_logits'][-1], size=size, mode='bilinear',

@@ -31,7 +31,8 @@ class OpenVocabClassifier(nn.Module):
             from the file is an error. Defaults to the file's classes.
         num_classes (int, optional): Number of classes of random
             embeddings when ``class_names`` is not given.
-        embed_dims (int): Text embedding dims. Defaults to 768
+        embed_dims (int, optional): Text embedding dims; a file of another
+            size is an error. None takes the file's. Defaults to 768
             (open_clip ``convnext_large_d_320``).
         random_embeddings (bool): Use seeded random embeddings instead of a
             file. For tests and speed benchmarks only. Defaults to False.
@@ -44,7 +45,7 @@ class OpenVocabClassifier(nn.Module):
                  embedding_file: Optional[str] = None,
                  class_names: Optional[Sequence[str]] = None,
                  num_classes: Optional[int] = None,
-                 embed_dims: int = 768,
+                 embed_dims: Optional[int] = 768,
                  random_embeddings: bool = False,
                  num_synonyms: int = 2,
                  logit_scale: float = math.log(100.)) -> None:
@@ -59,12 +60,14 @@ class OpenVocabClassifier(nn.Module):
                 raise ValueError('random embeddings need class_names or '
                                  'num_classes')
             embeds = random_class_embeddings(
-                len(names), num_synonyms, embed_dims, seed=0)
+                len(names), num_synonyms, embed_dims or 768, seed=0)
         else:
             raise ValueError(
                 'OpenVocabClassifier needs `embedding_file` (build it with '
                 'tools/build_text_embeddings.py) or, for tests only, '
                 '`random_embeddings=True`.')
+        if embed_dims is None:
+            embed_dims = embeds.shape[-1]
         if embeds.shape[-1] != embed_dims:
             raise ValueError(
                 f'{embedding_file}: embeddings have {embeds.shape[-1]} dims '

@@ -1,0 +1,308 @@
+"""The main job: train RAP-SAM on built-in data, evaluate, visualise.
+
+Runs on a CPU with nothing downloaded (``make demo``):
+
+1. data: the real samples of ``../shared/data`` (2 COCO panoptic images,
+   DAVIS-2016 clips converted to YouTube-VIS), or a synthetic dataset when
+   they are absent;
+2. class text embeddings of the vocabularies from a randomly initialised
+   open_clip text tower (no CLIP checkpoint can be downloaded here; with a
+   local one, pass ``--clip-checkpoint``);
+3. joint training of a small RAP-SAM R18 (one task per batch: COCO as
+   2-frame pseudo videos, DAVIS clips, SAM-style prompts) with the joint
+   config's pipelines at a small size, under a time budget;
+4. PQ on the COCO images, VIS mAP on the clips, 1-click prompt mIoU;
+5. PNGs: panoptic overlays, prompt masks, a tracked video strip, loss
+   curves.
+
+Example::
+
+    python demo/train_eval_demo.py --minutes 8 --work-dir outputs/demo
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+import time
+
+import mmcv
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from rap_sam.datasets.class_names import (COCO_PANOPTIC_NUM_THINGS,
+                                          get_vocabulary)
+from rap_sam.datasets.demo_data import DemoData, prepare_demo_data
+from rap_sam.datasets.pipeline_utils import resize_pipeline
+from rap_sam.evaluation.quick_eval import (evaluate_panoptic,
+                                           evaluate_point_prompts,
+                                           evaluate_video_instances)
+from rap_sam.inference.visualization import (colour_of, overlay_masks,
+                                             overlay_panoptic)
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+JOINT_CONFIG = osp.join(REPO, 'configs/rap_sam/'
+                        'rap-sam_r18_8xb2-12e_coco-ytvis-sam.py')
+VOCABS = ('coco_ytvis2019', 'coco_panoptic', 'ytvis2019')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--work-dir', default='outputs/demo')
+    parser.add_argument('--shared-data',
+                        default=osp.join(REPO, '..', 'shared', 'data'))
+    parser.add_argument('--synthetic', action='store_true',
+                        help='use generated data even if real data exists')
+    parser.add_argument('--minutes', type=float, default=7.0,
+                        help='training time budget')
+    parser.add_argument('--iters', type=int, default=3000,
+                        help='iterations at most')
+    parser.add_argument('--size', type=int, nargs=2, default=[320, 480],
+                        metavar=('H', 'W'), help='training and test size')
+    parser.add_argument('--lr', type=float, default=4e-4)
+    parser.add_argument('--clip-model', default='ViT-S-32-alt')
+    parser.add_argument('--clip-checkpoint',
+                        help='local open_clip checkpoint of --clip-model')
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--seed', type=int, default=0)
+    return parser.parse_args()
+
+
+def build_embeddings(out_dir: str, model: str, checkpoint) -> dict:
+    """One embedding file per vocabulary, same text encoder and seed."""
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    from build_text_embeddings import main as build
+    files = {}
+    for vocab in VOCABS:
+        path = osp.join(out_dir, f'{vocab}_{model}.pth')
+        if not osp.exists(path):
+            weights = ['--checkpoint', checkpoint] if checkpoint else \
+                ['--random-weights']
+            build(['--vocab', vocab, '--model', model, '--out', path,
+                   '--seed', '0', *weights])
+        files[vocab] = path
+    return files
+
+
+def demo_config(data: DemoData, embeddings: dict, args) -> Config:
+    """The joint R18 config, on the demo data, small and quick."""
+    cfg = Config.fromfile(JOINT_CONFIG)
+    size = tuple(args.size)
+    cfg.work_dir = args.work_dir
+    cfg.randomness = dict(seed=args.seed)
+    head = cfg.model.panoptic_head
+    head.classifier.embedding_file = embeddings['coco_ytvis2019']
+    head.classifier.embed_dims = None  # the text tower's
+    head.test_classifier = None
+    cfg.model.train_cfg.num_points = 4096
+    cfg.model.test_cfg.max_per_video = 5
+    sources = cfg.train_dataloader.dataset.datasets
+    replace = {'SamplePrompts': dict(num_prompts=12)}
+    for source in sources:
+        source.pipeline = resize_pipeline(source.pipeline, size, (0.75, 1.25),
+                                          replace)
+        if source.type == 'CocoPanopticDataset':
+            source.data_root = data.coco_root
+            source.ann_file = data.coco_ann
+            source.data_prefix = dict(img=data.coco_img, seg=data.coco_seg)
+        else:
+            source.data_root = ''
+            source.ann_file = data.video_ann
+            source.data_prefix = dict(img_path=data.video_img)
+            for t in source.pipeline:
+                if t['type'] == 'UniformRefFrameSample':
+                    t['frame_range'] = 2
+    cfg.train_dataloader.batch_size = 2
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    for key in ('val_dataloader', 'val_evaluator', 'val_cfg',
+                'test_dataloader', 'test_evaluator', 'test_cfg'):
+        cfg.pop(key, None)
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=args.iters)
+    cfg.optim_wrapper.optimizer.lr = args.lr
+    # No ImageNet weights can be loaded here: the backbone learns at full lr.
+    cfg.optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult = 1.0
+    warmup = min(50, args.iters // 2)
+    cfg.param_scheduler = [
+        dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
+             end=warmup),
+        dict(type='CosineAnnealingLR', by_epoch=False, begin=warmup,
+             end=args.iters, eta_min=args.lr * 0.05)
+    ]
+    cfg.auto_scale_lr = dict(enable=False, base_batch_size=16)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=25)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', by_epoch=False, interval=args.iters,
+        save_last=True, max_keep_ckpts=1)
+    cfg.default_hooks.visualization = dict(type='DetVisualizationHook')
+    cfg.log_processor = dict(type='LogProcessor', window_size=25,
+                             by_epoch=False)
+    cfg.custom_hooks = [
+        dict(type='ProgressBarHook'),
+        dict(type='TimeBudgetHook', minutes=args.minutes),
+        dict(type='LossCurveHook', window=20)
+    ]
+    cfg.env_cfg = dict(cudnn_benchmark=False,
+                       mp_cfg=dict(mp_start_method='fork',
+                                   opencv_num_threads=0),
+                       dist_cfg=dict(backend='gloo'))
+    return cfg
+
+
+def test_pipelines(size):
+    h, w = size
+    image = [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(w, h), keep_ratio=True),
+        dict(type='LoadPanopticAnnotations', with_bbox=True, with_mask=True,
+             with_seg=True)
+    ]
+    panoptic = image + [
+        dict(type='PackDetInputs',
+             meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                        'scale_factor'))
+    ]
+    prompts = image + [
+        dict(type='SamplePrompts', num_prompts=1000, num_points=1,
+             box_prob=0.0, min_mask_area=16),
+        dict(type='PackPromptInputs')
+    ]
+    video = [
+        dict(type='TransformBroadcaster', transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=(w, h), keep_ratio=True),
+            dict(type='LoadTrackAnnotations', with_mask=True)
+        ]),
+        dict(type='PackTrackInputs')
+    ]
+    return panoptic, prompts, video
+
+
+def evaluate(model, data: DemoData, embeddings: dict, size, out_dir):
+    panoptic_pipe, prompt_pipe, video_pipe = test_pipelines(size)
+    coco = dict(type='CocoPanopticDataset', data_root=data.coco_root,
+                ann_file=data.coco_ann,
+                data_prefix=dict(img=data.coco_img, seg=data.coco_seg),
+                test_mode=True)
+    results, timing = {}, {}
+    coco_vocab = get_vocabulary('coco_panoptic')
+    model.set_test_vocabulary(
+        embeddings['coco_panoptic'], COCO_PANOPTIC_NUM_THINGS,
+        len(coco_vocab) - COCO_PANOPTIC_NUM_THINGS)
+    start = time.perf_counter()
+    pq, pan_out = evaluate_panoptic(
+        model, dict(coco, pipeline=panoptic_pipe),
+        dict(type='CocoPanopticMetric',
+             ann_file=osp.join(data.coco_root, data.coco_ann),
+             seg_prefix=osp.join(data.coco_root, data.coco_seg)))
+    timing['panoptic'] = (time.perf_counter() - start) / len(pan_out)
+    results['PQ'] = pq['coco_panoptic/PQ']
+    results['SQ'] = pq['coco_panoptic/SQ']
+    results['RQ'] = pq['coco_panoptic/RQ']
+    for i, sample in enumerate(pan_out):
+        image = mmcv.imread(sample.img_path, channel_order='rgb')
+        seg = sample.pred_panoptic_seg.sem_seg[0].cpu().numpy()
+        mmcv.imwrite(
+            overlay_panoptic(image, seg, len(coco_vocab))[..., ::-1],
+            osp.join(out_dir, f'panoptic_{i}.png'))
+
+    start = time.perf_counter()
+    miou, prompt_out = evaluate_point_prompts(
+        model, dict(coco, pipeline=prompt_pipe))
+    timing['prompts'] = (time.perf_counter() - start) / len(prompt_out)
+    results['prompt mIoU (1 click)'] = next(
+        v for k, v in miou.items() if k.endswith('/mIoU'))
+    for i, sample in enumerate(prompt_out):
+        image = mmcv.imread(sample.img_path, channel_order='rgb')
+        image = mmcv.imresize(image, sample.img_shape[::-1])
+        p = sample.prompt_instances
+        mmcv.imwrite(
+            overlay_masks(image, sample.pred_prompt_instances.masks.numpy(),
+                          points=p.points.numpy(),
+                          point_labels=p.point_labels.numpy())[..., ::-1],
+            osp.join(out_dir, f'prompts_{i}.png'))
+
+    ytvis_vocab = get_vocabulary('ytvis2019')
+    model.set_test_vocabulary(embeddings['ytvis2019'], len(ytvis_vocab), 0)
+    start = time.perf_counter()
+    vis, vis_out = evaluate_video_instances(
+        model,
+        dict(type='YouTubeVISDataset', dataset_version='2019', data_root='',
+             ann_file=data.video_ann,
+             data_prefix=dict(img_path=data.video_img), test_mode=True,
+             pipeline=video_pipe),
+        dict(type='YouTubeVISCompatMetric'))
+    frames = sum(len(v) for v in vis_out)
+    timing['video'] = (time.perf_counter() - start) / frames
+    results['VIS mAP'] = next(v for k, v in vis.items() if k.endswith('mAP'))
+    write_strip(vis_out[0], osp.join(out_dir, 'video_strip.png'))
+    return results, timing, pq, miou, vis
+
+
+def write_strip(track_sample, path: str, num: int = 5) -> None:
+    """A few frames of a video side by side, each kept id in its colour."""
+    frames = list(track_sample)
+    picks = np.linspace(0, len(frames) - 1, min(num, len(frames)))
+    tiles = []
+    for idx in picks.astype(int):
+        frame = frames[idx]
+        image = mmcv.imread(frame.img_path, channel_order='rgb')
+        inst = frame.pred_track_instances
+        keep = inst.scores >= inst.scores.max() * 0.5 if len(inst) else []
+        masks = inst.masks[keep].cpu().numpy()
+        ids = inst.instances_id[keep].tolist()
+        tile = overlay_masks(image, masks, ids=[i + 1 for i in ids])
+        tiles.append(mmcv.imrescale(tile, (320, 240)))
+    h = min(t.shape[0] for t in tiles)
+    strip = np.concatenate([t[:h] for t in tiles], axis=1)
+    mmcv.imwrite(strip[..., ::-1], path)
+    assert colour_of  # stable colours per id come from overlay_masks
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.work_dir, exist_ok=True)
+    data_dir = osp.join(args.work_dir, 'data')
+    shared = None if args.synthetic else osp.abspath(args.shared_data)
+    data = prepare_demo_data(data_dir, shared)
+    print(f'data: {data.source} ({data.coco_root}, {data.video_ann})')
+    embeddings = build_embeddings(osp.join(data_dir, 'embeddings'),
+                                  args.clip_model, args.clip_checkpoint)
+    cfg = demo_config(data, embeddings, args)
+    cfg.dump(osp.join(args.work_dir, 'demo_config.py'))
+    runner = Runner.from_cfg(cfg)
+    start = time.perf_counter()
+    runner.train()
+    train_s = time.perf_counter() - start
+    iters = runner.iter
+    model = runner.model
+    vis_dir = osp.join(args.work_dir, 'vis')
+    os.makedirs(vis_dir, exist_ok=True)
+    results, timing, *_ = evaluate(model, data, embeddings, args.size,
+                                   vis_dir)
+    print(f'\ntrained {iters} iterations in {train_s / 60:.1f} min '
+          f'({iters / train_s:.2f} it/s) on {data.source} data\n')
+    print('| task | metric | value | s / image |')
+    print('|---|---|---|---|')
+    rows = [('panoptic', 'PQ', timing['panoptic']),
+            ('panoptic', 'SQ', timing['panoptic']),
+            ('panoptic', 'RQ', timing['panoptic']),
+            ('prompts', 'prompt mIoU (1 click)', timing['prompts']),
+            ('video', 'VIS mAP', timing['video'])]
+    for task, key, sec in rows:
+        value = results[key]
+        value = value * 100 if key == 'VIS mAP' else value
+        print(f'| {task} | {key} | {value:.1f} | {sec:.2f} |')
+    summary = dict(source=data.source, iterations=iters, train_seconds=train_s,
+                   metrics=results, seconds_per_image=timing)
+    with open(osp.join(args.work_dir, 'demo_results.json'), 'w') as f:
+        json.dump(summary, f, indent=1)
+    print(f'\nvisualisations: {vis_dir}/ (panoptic_*.png, prompts_*.png, '
+          f'video_strip.png); loss curves: {args.work_dir}/loss_curves.png')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,166 @@
+"""Where RAP-SAM's time goes: a torch.profiler breakdown by part."""
+import time
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Tuple
+
+import torch
+import torch.nn as nn
+from torch.profiler import ProfilerActivity, profile, record_function
+
+#: Sections of the breakdown, in the order of the forward pass.
+SECTIONS = ('backbone', 'neck', 'prompt encoder', 'decoder stages',
+            'object adapter', 'prompt adapter', 'head upsampling',
+            'fusion (post-processing)', 'prompt masks to image')
+
+
+@contextmanager
+def _labelled(model: nn.Module) -> Iterator[None]:
+    """Wrap each part of a RAP-SAM model in a ``record_function`` range.
+
+    Modules get forward pre / post hooks; ``head.predict``,
+    ``panoptic_fusion_head.predict`` and the detector's prompt-result
+    resizing are wrapped on the instance and restored on exit.
+    """
+    head = model.panoptic_head
+    parts: List[Tuple[str, nn.Module]] = [
+        ('backbone', model.backbone), ('neck', model.neck),
+        ('prompt encoder', head.prompt_encoder),
+        ('object adapter', head.object_adapter),
+        ('prompt adapter', head.prompt_adapter)
+    ] + [('decoder stages', stage) for stage in head.stages]
+    handles, open_ranges = [], {}
+
+    def pre(name):
+        def hook(module, args):
+            rng = record_function(f'#{name}')
+            rng.__enter__()
+            open_ranges[id(module)] = rng
+        return hook
+
+    def post(module, args, output):
+        open_ranges.pop(id(module)).__exit__(None, None, None)
+
+    for name, module in parts:
+        handles.append(module.register_forward_pre_hook(pre(name)))
+        handles.append(module.register_forward_hook(post))
+
+    def wrap(owner, attr, name):
+        original = getattr(owner, attr)
+
+        def wrapped(*args, **kwargs):
+            with record_function(f'#{name}'):
+                return original(*args, **kwargs)
+
+        setattr(owner, attr, wrapped)
+        return owner, attr
+
+    wrapped = [
+        wrap(head, 'predict', 'head predict'),
+        wrap(model.panoptic_fusion_head, 'predict',
+             'fusion (post-processing)')
+    ]
+    if hasattr(model, '_add_prompt_results'):
+        wrapped.append(
+            wrap(model, '_add_prompt_results', 'prompt masks to image'))
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+        for owner, attr in wrapped:
+            delattr(owner, attr)
+
+
+def profile_breakdown(model: nn.Module, fn: Callable[[], object],
+                      row_limit: int = 15) -> Dict[str, object]:
+    """Profile one call of ``fn`` (a RAP-SAM prediction) by part.
+
+    Args:
+        model (nn.Module): The RAP-SAM model ``fn`` runs.
+        fn (Callable): One prediction (e.g. panoptic + 10 clicks).
+        row_limit (int): Operators listed.
+
+    Returns:
+        dict: ``total_ms`` (profiled wall time), ``sections`` ({part: ms},
+        see :data:`SECTIONS`; 'head upsampling' is ``head.predict`` minus
+        the decoder parts inside it) and ``ops`` (the profiler's table of
+        the most expensive operators by self time).
+    """
+    fn()
+    with _labelled(model):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            start = time.perf_counter()
+            fn()
+            total = time.perf_counter() - start
+    times = {
+        e.key[1:]: e.cpu_time_total / 1e3
+        for e in prof.key_averages() if e.key.startswith('#')
+    }
+    inside = sum(
+        times.get(k, 0.) for k in ('prompt encoder', 'decoder stages',
+                                   'object adapter', 'prompt adapter'))
+    sections = {k: times[k] for k in SECTIONS if k in times}
+    if 'head predict' in times:
+        sections['head upsampling'] = max(0., times['head predict'] - inside)
+    sections = {k: sections[k] for k in SECTIONS if k in sections}
+    sections['other'] = max(0., total * 1e3 - sum(sections.values()))
+    return dict(
+        total_ms=total * 1e3,
+        sections=sections,
+        ops=prof.key_averages().table(
+            sort_by='self_cpu_time_total', row_limit=row_limit))
+
+
+def compare_deform_impls(model: nn.Module, x: torch.Tensor,
+                         repeat: int = 3) -> Dict[str, Dict[str, float]]:
+    """Time the neck with each deformable conv kernel on the same input.
+
+    The offsets are perturbed (random offset-conv weights, seeded) so that
+    bilinear sampling is exercised; the model is restored afterwards.
+
+    Returns:
+        dict: {impl: {'median_ms', 'max_abs_diff'}} against 'torchvision'.
+    """
+    from rap_sam.models.layers import ModulatedDeformConv2d
+    convs = [m for m in model.neck.modules()
+             if isinstance(m, ModulatedDeformConv2d)]
+    saved = [(c.impl, c.offset_conv.weight.detach().clone()) for c in convs]
+    gen = torch.Generator().manual_seed(0)
+    results = {}
+    try:
+        with torch.no_grad():
+            for c in convs:
+                c.offset_conv.weight.copy_(
+                    torch.randn(c.offset_conv.weight.shape, generator=gen) *
+                    0.01)
+            feats = model.backbone(x)
+            ref = None
+            for impl in ('torchvision', 'grid_sample'):
+                for c in convs:
+                    c.impl = impl
+                out = model.neck(feats)[0]
+                times = []
+                for _ in range(repeat):
+                    start = time.perf_counter()
+                    model.neck(feats)
+                    times.append(time.perf_counter() - start)
+                ref = out if ref is None else ref
+                results[impl] = dict(
+                    median_ms=sorted(times)[len(times) // 2] * 1e3,
+                    max_abs_diff=float((out - ref).abs().max()))
+    finally:
+        with torch.no_grad():
+            for c, (impl, weight) in zip(convs, saved):
+                c.impl = impl
+                c.offset_conv.weight.copy_(weight)
+    return results
+
+
+def breakdown_table(result: Dict[str, object]) -> str:
+    """Markdown table of :func:`profile_breakdown`'s sections."""
+    total = result['total_ms']
+    lines = ['| part | ms | share |', '|---|---|---|']
+    for name, ms in result['sections'].items():
+        lines.append(f'| {name} | {ms:.1f} | {100 * ms / total:.0f}% |')
+    lines.append(f'| total (profiled) | {total:.1f} | 100% |')
+    return '\n'.join(lines)

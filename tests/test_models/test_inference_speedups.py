@@ -1,0 +1,108 @@
+"""Inference speed-ups that must not change results."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
+from mmdet.structures import DetDataSample
+from rap_sam.models.heads import PromptAdapter, RapSAMFusionHead
+
+
+def _blob_masks(num: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
+    """Disc-shaped mask logits, so that panoptic segments survive."""
+    gen = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(
+        torch.arange(h, dtype=torch.float32),
+        torch.arange(w, dtype=torch.float32),
+        indexing='ij')
+    centers = torch.rand(num, 2, generator=gen) * torch.tensor([h, w])
+    radius = torch.rand(num, generator=gen) * h / 3 + 2
+    dist = ((yy - centers[:, 0, None, None])**2 +
+            (xx - centers[:, 1, None, None])**2).sqrt()
+    return (radius[:, None, None] - dist) / 2
+
+
+@pytest.mark.parametrize('object_mask_thr,rescale,ori_shape',
+                         [(0.8, True, (40, 62)), (0.3, True, (57, 93)),
+                          (0.3, False, (57, 93))])
+def test_fusion_head_is_maskformers_bit_for_bit(object_mask_thr, rescale,
+                                                ori_shape):
+    test_cfg = dict(
+        panoptic_on=True,
+        instance_on=True,
+        max_per_image=100,
+        iou_thr=0.8,
+        filter_low_score=True,
+        object_mask_thr=object_mask_thr)
+    ours = RapSAMFusionHead(80, 53, test_cfg=test_cfg)
+    mmdet = MaskFormerFusionHead(80, 53, test_cfg=test_cfg)
+    gen = torch.Generator().manual_seed(0)
+    cls_logits = torch.randn(1, 100, 134, generator=gen) * 3
+    masks = _blob_masks(100, 10, 16)[None]
+    meta = dict(batch_input_shape=(40, 64), img_shape=(40, 62),
+                ori_shape=ori_shape, pad_shape=(40, 64),
+                scale_factor=(1., 1.))
+    samples = [DetDataSample(metainfo=meta)]
+    full = F.interpolate(masks, size=(40, 64), mode='bilinear',
+                         align_corners=False)
+    expected = mmdet.predict(cls_logits, full, samples, rescale=rescale)[0]
+    for given in (masks, full):  # stride-4 or already full-size masks
+        got = ours.predict(cls_logits, given, samples, rescale=rescale)[0]
+        assert torch.equal(got['pan_results'].sem_seg,
+                           expected['pan_results'].sem_seg)
+        for key in ('bboxes', 'labels', 'scores', 'masks'):
+            assert torch.equal(got['ins_results'][key],
+                               expected['ins_results'][key]), key
+    assert expected['pan_results'].sem_seg.unique().numel() > 1
+
+
+def test_fusion_head_without_kept_queries():
+    head = RapSAMFusionHead(
+        2, 1, test_cfg=dict(object_mask_thr=1.1, instance_on=False))
+    meta = dict(batch_input_shape=(8, 8), img_shape=(8, 7),
+                ori_shape=(16, 14), pad_shape=(8, 8), scale_factor=(.5, .5))
+    out = head.predict(
+        torch.randn(1, 5, 4), torch.randn(1, 5, 2, 2),
+        [DetDataSample(metainfo=meta)], rescale=True)[0]
+    assert out['pan_results'].sem_seg.shape == (1, 16, 14)
+    assert (out['pan_results'].sem_seg == 3).all()
+
+
+def test_prompt_adapter_is_mmcvs_cross_attention():
+    torch.manual_seed(0)
+    adapter = PromptAdapter(32, 4).eval()
+    features = torch.randn(2, 32, 6, 7)
+    kernels = torch.randn(2, 5, 32)
+    with torch.no_grad():
+        masks, iou, refined = adapter(features, kernels)
+        pixels = features.flatten(2).transpose(1, 2)
+        expected = adapter.norm(
+            adapter.cross_attn(query=kernels, key=pixels, value=pixels))
+        cached = adapter(features, kernels, adapter.pixel_kv(features))
+    torch.testing.assert_close(refined, expected)
+    torch.testing.assert_close(
+        masks, torch.einsum('bpc,bchw->bphw', expected, features))
+    for a, b in zip(cached, (masks, iou, refined)):
+        assert torch.equal(a, b)
+
+
+def test_predictor_kv_cache_gives_the_same_masks():
+    from conftest import REPO
+    from rap_sam.inference import RapSAMPredictor, build_model
+    torch.manual_seed(0)
+    model = build_model(
+        str(REPO / 'configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py'),
+        random_weights=True)
+    image = np.random.default_rng(0).integers(0, 255, (60, 80, 3), np.uint8)
+    cached = RapSAMPredictor(model, scale=(96, 64))
+    plain = RapSAMPredictor(model, scale=(96, 64), cache_prompt_kv=False)
+    cached.set_image(image)
+    plain.set_image(image)
+    for points in ([[10, 10]], [[[40, 30]], [[70, 50]]]):
+        a, b = cached.predict(points=points), plain.predict(points=points)
+        np.testing.assert_array_equal(a['masks'], b['masks'])
+        np.testing.assert_array_equal(a['iou_scores'], b['iou_scores'])
+    assert cached._prompt_kv is not None and plain._prompt_kv is None
+    cached.set_image(image[::-1].copy())
+    assert cached._prompt_kv is None

@@ -1,0 +1,82 @@
+"""demo/video_demo.py on real clips: MP4, GIF and strip, stable ids."""
+import importlib.util
+import time
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from conftest import REPO, shared_data
+
+R18 = str(REPO / 'configs' / 'rap_sam' /
+          'rap-sam_r18_8xb2-12e_coco-panoptic.py')
+
+
+@pytest.fixture(scope='module')
+def video_demo():
+    spec = importlib.util.spec_from_file_location(
+        'video_demo', REPO / 'demo' / 'video_demo.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_davis_frames_to_mp4_and_gif_with_stable_ids(video_demo, tmp_path):
+    folder = shared_data('davis2016', 'JPEGImages', '480p', 'dog')
+    start = time.perf_counter()
+    summary = video_demo.main([
+        str(folder), R18, '--random-weights', '--scale', '256,144',
+        '--max-frames', '5', '--prompt', '0:420,230', '--out',
+        str(tmp_path)
+    ])
+    assert time.perf_counter() - start < 60
+    assert summary['frames'] == 5
+    prompted = summary['prompted']['--prompt 0:420,230']
+    assert all(prompted in ids for ids in summary['ids'])
+    # Ids are never reused within a frame.
+    assert all(len(set(ids)) == len(ids) for ids in summary['ids'])
+
+    mp4 = np.stack(list(iio.imiter(summary['mp4'], plugin='FFMPEG')))
+    assert mp4.shape == (5, 480, 854, 3)
+    gif = iio.imread(summary['gif'], index=None)
+    assert gif.shape[:3] == (5, 270, 480)
+    strip = iio.imread(summary['strip'])
+    assert strip.shape[0] == 270 and strip.shape[1] > 4 * 480
+    # The frames are drawn over: not the input frames.
+    first = iio.imread(str(sorted(folder.glob('*.jpg'))[0]))
+    assert np.abs(mp4[0].astype(int) - first).mean() > 5
+
+
+def test_init_masks_prompt_objects_when_they_appear(video_demo, tmp_path):
+    images = shared_data('cutie_examples', 'images', 'judo')
+    masks = shared_data('cutie_examples', 'masks', 'judo')
+    # Object 2 enters on frame 5, whose mask is 853 px wide (frames: 854).
+    with pytest.warns(UserWarning, match='853x480'):
+        summary = video_demo.main([
+            str(images), R18, '--random-weights', '--scale', '128,72',
+            '--max-frames', '6', '--init-masks',
+            str(masks), '--score-thr', '1', '--strip', '0', '--out',
+            str(tmp_path)
+        ])
+    assert summary['prompted'] == {
+        'object 1 of 00000.png': 1,
+        'object 2 of 00005.png': 2
+    }
+    assert summary['ids'] == [[1]] * 5 + [[1, 2]]
+    assert summary['strip'] is None
+
+
+def test_video_file_input(video_demo, tmp_path):
+    folder = shared_data('davis2016', 'JPEGImages', '480p', 'cows')
+    frames = [iio.imread(str(p)) for p in sorted(folder.glob('*.jpg'))[:3]]
+    video = tmp_path / 'cows.mp4'
+    iio.imwrite(str(video), np.stack(frames), plugin='FFMPEG', fps=24)
+    summary = video_demo.main([
+        str(video), R18, '--random-weights', '--scale', '128,72',
+        '--max-frames', '2', '--box', '1:300,100,600,400', '--out',
+        str(tmp_path / 'out')
+    ])
+    assert summary['frames'] == 2
+    assert summary['prompted']['--box 1:300,100,600,400'] in \
+        summary['ids'][1]
+    assert len(list(iio.imiter(summary['mp4'], plugin='FFMPEG'))) == 2

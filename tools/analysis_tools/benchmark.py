@@ -1,0 +1,287 @@
+"""Real-time speed of RAP-SAM beside its peers, task by task.
+
+Example (2-core CPU, R18 and R50, all peers)::
+
+    python tools/analysis_tools/benchmark.py \
+        configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py \
+        configs/rap_sam/rap-sam_r50_8xb2-12e_coco-panoptic.py \
+        --threads 2 --repeat 5 --peer-repeat 3 --profile \
+        --image ../shared/data/images/truck.jpg --out-dir outputs/benchmark
+
+    # CUDA: fp16 autocast, NHWC and torch.compile of the image encoders
+    python tools/analysis_tools/benchmark.py CONFIG --device cuda \
+        --fp16 --channels-last --compile
+
+Tasks (inputs in W x H; see ``rap_sam.benchmark.rap_sam_tasks``):
+
+- panoptic at 1333x800 (padded to 1344x800): ``backbone``, ``features``
+  (backbone + neck), ``panoptic`` (``model.predict`` with the fusion head,
+  masks at the image size) and ``panoptic+prompts(10)`` (10 clicks in the
+  same decoder pass);
+- prompts at 1024x1024: ``prompts(k)`` (``set_image`` + k clicks) and
+  ``re-prompt(k)`` (k clicks on an image already set), k = 1, 10, 100;
+- video at 1280x736: ``video frame`` (one frame of a stream through
+  ``VideoPredictor.step``: decoding + query linking) and ``image``
+  (``set_image`` + ``panoptic()``, the same frame as an image).
+
+Peers, same run, same inputs, random weights (optional, skipped with the
+reason when their package is absent): Mask2Former R50 / R18 panoptic,
+Mask2Former-VIS R50 per frame, SAM ViT-B and MobileSAM. Each peer's
+latency is printed as a ratio to RAP-SAM's on the same task, and the
+issue's targets are checked.
+
+Statistics: median and interquartile range of ``--repeat`` timed runs
+after ``--warmup`` untimed ones, FPS = 1 / median; FLOPs counted on the
+first untimed run (torch's FlopCounterMode + deformable convs); peak
+memory of the last untimed run above what it started with (CPU: sampled
+RSS; CUDA: ``torch.cuda.max_memory_allocated``). Weights are random
+(speed does not depend on them; post-processing may, through the number
+of segments kept).
+
+Writes ``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` to
+``--out-dir``.
+"""
+import argparse
+import gc
+import os
+import os.path as osp
+import platform
+import sys
+import time
+from typing import Dict, List
+
+import torch
+
+from rap_sam.benchmark import (PEERS, PeerUnavailable, RunOptions, bar_chart,
+                               breakdown_table, build_peer, check_targets,
+                               compare_deform_impls, det_inputs, load_image,
+                               markdown_table, measure_task, model_info,
+                               peer_ratios, profile_breakdown, rap_sam_tasks,
+                               ratio_table, target_table, write_json)
+from rap_sam.benchmark.tasks import PANOPTIC_SHAPE
+from rap_sam.inference import build_model
+
+BACKBONE_LABELS = {
+    'r18': 'R18', 'r50': 'R50', 'stdc1': 'STDC1', 'seaformer-l': 'SeaFormer-L'
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='RAP-SAM speed benchmark beside its peers')
+    parser.add_argument('configs', nargs='+', help='RAP-SAM config files')
+    parser.add_argument('--labels', nargs='*', help='row label per config')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: torch default)')
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument('--fp16', action='store_true',
+                           help='fp16 autocast (CUDA)')
+    precision.add_argument('--bf16', action='store_true',
+                           help='bf16 autocast (CUDA)')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='NHWC models and inputs')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the image encoders')
+    parser.add_argument('--repeat', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--peer-repeat', type=int, default=None,
+                        help='timed runs of peers (default: --repeat)')
+    parser.add_argument('--prompts', type=int, nargs='+', default=[1, 10, 100])
+    parser.add_argument('--tasks', nargs='*',
+                        help='only these task names (e.g. panoptic '
+                        're-prompt(10)); default all')
+    parser.add_argument('--peers', nargs='*', default=list(PEERS),
+                        help=f'peers to run, from {PEERS}; none: --peers')
+    parser.add_argument('--peer-set-image-prompts', type=int, nargs='+',
+                        default=[10], help='k of the peers\' set_image + k '
+                        'clicks tasks')
+    parser.add_argument('--baseline', action='store_true',
+                        help='also run each config without this '
+                        'project\'s inference optimisations (mmdet fusion '
+                        'head on full-size masks, no pixel K/V cache)')
+    parser.add_argument('--no-flops', action='store_true')
+    parser.add_argument('--profile', action='store_true',
+                        help='torch.profiler breakdown of panoptic + 10 '
+                        'clicks at 1344x800 and the deform conv kernels')
+    parser.add_argument('--image', default=None,
+                        help='image resized to each input (default: '
+                        'synthetic)')
+    parser.add_argument('--out-dir', default='outputs/benchmark')
+    return parser.parse_args()
+
+
+def default_label(config: str) -> str:
+    name = osp.basename(config)
+    for key, label in BACKBONE_LABELS.items():
+        if f'_{key}_' in name:
+            return f'RAP-SAM {label}'
+    return f'RAP-SAM {osp.splitext(name)[0]}'
+
+
+def keep(task, names) -> bool:
+    return not names or task.name in names
+
+
+def run_rap_sam(config: str, label: str, opts: RunOptions,
+                args: argparse.Namespace, baseline: bool,
+                report: Dict) -> List[Dict]:
+    options = None
+    if baseline:
+        options = {
+            'model.panoptic_fusion_head.type': 'MaskFormerFusionHead',
+            'model.test_cfg.upsample_masks': True
+        }
+    model = build_model(config, None, 'cpu', random_weights=True,
+                        cfg_options=options)
+    model = opts.prepare(model, ['backbone', 'neck'])
+    info = model_info(model)
+    print(f'\n== {label}: {info["params_m"]:.2f}M params (backbone '
+          f'{info.get("backbone_params_m", 0):.2f}M)', flush=True)
+    tasks = rap_sam_tasks(model, label, opts, args.prompts, args.image,
+                          cache_prompt_kv=not baseline)
+    rows = []
+    for task in tasks:
+        if not keep(task, args.tasks):
+            continue
+        row = measure_task(task, opts, args.repeat, args.warmup,
+                           not args.no_flops)
+        row.update(info)
+        rows.append(row)
+        print_row(row)
+    if args.profile and not baseline and opts.device_type == 'cpu':
+        profile_model(model, label, opts, args, report)
+    del model, tasks
+    gc.collect()
+    return rows
+
+
+def profile_model(model, label: str, opts: RunOptions,
+                  args: argparse.Namespace, report: Dict) -> None:
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    from rap_sam.benchmark import point_prompts
+    x, meta = det_inputs(model, load_image(PANOPTIC_SHAPE, args.image), opts)
+
+    def one_pass():
+        sample = DetDataSample(metainfo=meta)
+        sample.prompt_instances = InstanceData(
+            points=torch.from_numpy(point_prompts(10, PANOPTIC_SHAPE)),
+            point_labels=torch.ones(10, 1, dtype=torch.long))
+        return model.predict(x, [sample])
+
+    with opts.context():
+        result = profile_breakdown(model, one_pass)
+        deform = compare_deform_impls(model, x)
+    print(f'\n-- profile of {label}, panoptic + 10 clicks at 1344x800')
+    print(breakdown_table(result))
+    print(result['ops'])
+    print('deformable conv kernels (whole neck): ' + ', '.join(
+        f"{k} {v['median_ms']:.0f} ms (max diff {v['max_abs_diff']:.1e})"
+        for k, v in deform.items()))
+    report.setdefault('profiles', {})[label] = dict(
+        total_ms=result['total_ms'], sections=result['sections'],
+        ops=result['ops'], deform_impls=deform)
+
+
+def print_row(row: Dict) -> None:
+    print(f"{row['model']:>22s} | {row['key']:<30s} "
+          f"{row['median_s'] * 1e3:9.1f} ms (IQR {row['iqr_s'] * 1e3:6.1f})"
+          f" {row['gflops']:8.1f} GFLOPs  peak {row['peak_mb']:7.0f} MB",
+          flush=True)
+
+
+def run_peers(opts: RunOptions, args: argparse.Namespace,
+              skipped: Dict[str, str]) -> List[Dict]:
+    rows = []
+    repeat = args.peer_repeat or args.repeat
+    for name in args.peers:
+        try:
+            tasks, model = build_peer(name, opts, args.prompts,
+                                      args.peer_set_image_prompts,
+                                      args.image)
+        except PeerUnavailable as e:
+            skipped[name] = str(e)
+            print(f'\n== skipping peer {name}: {e}', flush=True)
+            continue
+        info = model_info(model)
+        print(f'\n== {tasks[0].model}: {info["params_m"]:.2f}M params',
+              flush=True)
+        for task in tasks:
+            row = measure_task(task, opts, repeat, args.warmup,
+                               not args.no_flops)
+            row.update(info)
+            rows.append(row)
+            print_row(row)
+        del tasks, model
+        gc.collect()
+    return rows
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    dtype = 'fp16' if args.fp16 else 'bf16' if args.bf16 else 'fp32'
+    opts = RunOptions(args.device, dtype, args.channels_last, args.compile)
+    labels = args.labels or [default_label(c) for c in args.configs]
+    if len(labels) != len(args.configs):
+        sys.exit('--labels needs one label per config')
+    os.makedirs(args.out_dir, exist_ok=True)
+    report: Dict = {}
+    start = time.time()
+    rows: List[Dict] = []
+    rap_models = []
+    for config, label in zip(args.configs, labels):
+        rows += run_rap_sam(config, label, opts, args, False, report)
+        rap_models.append(label)
+        if args.baseline:
+            rows += run_rap_sam(config, f'{label} baseline', opts, args,
+                                True, report)
+    skipped: Dict[str, str] = {}
+    rows += run_peers(opts, args, skipped)
+
+    ratios = peer_ratios(rows, rap_models)
+    targets = check_targets(rows, rap_models)
+    setting = (f'device {opts.device}, {dtype}, threads '
+               f'{torch.get_num_threads()}, channels_last '
+               f'{opts.channels_last}, compile {opts.compile}, repeat '
+               f'{args.repeat} (peers {args.peer_repeat or args.repeat}), '
+               f'warmup {args.warmup}, random weights')
+    md = [f'Setting: {setting}.', '', markdown_table(rows), '',
+          'Peer latency / RAP-SAM latency on the same task (above 1: '
+          'RAP-SAM is faster):', '', ratio_table(ratios, rap_models), '',
+          'Targets:', '', target_table(targets)]
+    if skipped:
+        md += [''] + [f'Skipped {k}: {v}' for k, v in skipped.items()]
+    for label, prof in report.get('profiles', {}).items():
+        md += ['', f'Profile of {label}, panoptic + 10 clicks at 1344x800:',
+               '', breakdown_table(prof)]
+    text = '\n'.join(md)
+    print('\n' + text)
+    with open(osp.join(args.out_dir, 'benchmark.md'), 'w') as f:
+        f.write(text + '\n')
+    write_json(
+        osp.join(args.out_dir, 'benchmark.json'),
+        setting=setting,
+        configs=args.configs,
+        torch=torch.__version__,
+        platform=platform.platform(),
+        processor=platform.processor(),
+        threads=torch.get_num_threads(),
+        device_name=torch.cuda.get_device_name(opts.device)
+        if opts.device_type == 'cuda' else platform.processor(),
+        wall_s=time.time() - start,
+        rows=rows,
+        ratios=ratios,
+        targets=targets,
+        skipped=skipped,
+        **report)
+    bar_chart(rows, osp.join(args.out_dir, 'benchmark.png'), setting)
+    print(f'\nwrote {args.out_dir}/benchmark.{{json,md,png}}')
+
+
+if __name__ == '__main__':
+    main()
