@@ -7,11 +7,10 @@ export OMP_NUM_THREADS ?= 2
 env:
 	@bash tools/setup_env.sh
 
+# The main job: train a small RAP-SAM on built-in data (real samples of
+# ../shared/data, or synthetic ones), then PQ / VIS mAP / prompt mIoU and PNGs.
 demo: env
-	$(PY) demo/image_demo.py ../shared/data/images/truck.jpg \
-		configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py \
-		--random-weights --points 500,375 --boxes 425,600,700,875 \
-		--out-dir outputs/demo
+	$(PY) demo/train_eval_demo.py --work-dir outputs/demo --minutes 7
 
 test: env
 	$(PY) -m pytest tests -q -p no:cacheprovider

@@ -39,8 +39,8 @@ from rap_sam.datasets.pipeline_utils import resize_pipeline
 from rap_sam.evaluation.quick_eval import (evaluate_panoptic,
                                            evaluate_point_prompts,
                                            evaluate_video_instances)
-from rap_sam.inference.visualization import (colour_of, overlay_masks,
-                                             overlay_panoptic)
+from rap_sam.inference.visualization import overlay_masks, overlay_panoptic
+from rap_sam.models.utils.class_embeddings import save_class_embeddings
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 JOINT_CONFIG = osp.join(REPO, 'configs/rap_sam/'
@@ -48,7 +48,7 @@ JOINT_CONFIG = osp.join(REPO, 'configs/rap_sam/'
 VOCABS = ('coco_ytvis2019', 'coco_panoptic', 'ytvis2019')
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default='outputs/demo')
     parser.add_argument('--shared-data',
@@ -65,25 +65,50 @@ def parse_args():
     parser.add_argument('--clip-model', default='ViT-S-32-alt')
     parser.add_argument('--clip-checkpoint',
                         help='local open_clip checkpoint of --clip-model')
+    parser.add_argument(
+        '--random-embeddings', action='store_true',
+        help='seeded random class vectors instead of a text encoder '
+        '(fast; for tests)')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def build_embeddings(out_dir: str, model: str, checkpoint) -> dict:
-    """One embedding file per vocabulary, same text encoder and seed."""
+def build_embeddings(out_dir: str, model: str, checkpoint,
+                     random_vectors: bool = False) -> dict:
+    """One embedding file per vocabulary, same text encoder and seed.
+
+    With ``random_vectors``, each class name gets a seeded random vector
+    (the same name, the same vector in every file) instead of text
+    features.
+    """
     sys.path.insert(0, osp.join(REPO, 'tools'))
     from build_text_embeddings import main as build
     files = {}
     for vocab in VOCABS:
         path = osp.join(out_dir, f'{vocab}_{model}.pth')
-        if not osp.exists(path):
+        if random_vectors:
+            path = osp.join(out_dir, f'{vocab}_random.pth')
+            if not osp.exists(path):
+                save_random_embeddings(path, get_vocabulary(vocab).classes)
+        elif not osp.exists(path):
             weights = ['--checkpoint', checkpoint] if checkpoint else \
                 ['--random-weights']
             build(['--vocab', vocab, '--model', model, '--out', path,
                    '--seed', '0', *weights])
         files[vocab] = path
     return files
+
+
+def save_random_embeddings(path: str, names, dims: int = 64) -> None:
+    """Seeded random unit vectors per class name (2 synonyms each)."""
+    import zlib
+    rows = []
+    for name in names:
+        g = torch.Generator().manual_seed(zlib.crc32(name.encode()))
+        rows.append(torch.randn(2, dims, generator=g))
+    save_class_embeddings(path, torch.stack(rows), list(names), 'random',
+                          'random', ['{}'])
 
 
 def demo_config(data: DemoData, embeddings: dict, args) -> Config:
@@ -258,11 +283,10 @@ def write_strip(track_sample, path: str, num: int = 5) -> None:
     h = min(t.shape[0] for t in tiles)
     strip = np.concatenate([t[:h] for t in tiles], axis=1)
     mmcv.imwrite(strip[..., ::-1], path)
-    assert colour_of  # stable colours per id come from overlay_masks
 
 
-def main():
-    args = parse_args()
+def main(argv=None) -> dict:
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
     os.makedirs(args.work_dir, exist_ok=True)
     data_dir = osp.join(args.work_dir, 'data')
@@ -270,7 +294,8 @@ def main():
     data = prepare_demo_data(data_dir, shared)
     print(f'data: {data.source} ({data.coco_root}, {data.video_ann})')
     embeddings = build_embeddings(osp.join(data_dir, 'embeddings'),
-                                  args.clip_model, args.clip_checkpoint)
+                                  args.clip_model, args.clip_checkpoint,
+                                  args.random_embeddings)
     cfg = demo_config(data, embeddings, args)
     cfg.dump(osp.join(args.work_dir, 'demo_config.py'))
     runner = Runner.from_cfg(cfg)
@@ -302,6 +327,7 @@ def main():
         json.dump(summary, f, indent=1)
     print(f'\nvisualisations: {vis_dir}/ (panoptic_*.png, prompts_*.png, '
           f'video_strip.png); loss curves: {args.work_dir}/loss_curves.png')
+    return summary
 
 
 if __name__ == '__main__':

@@ -34,7 +34,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from rap_sam.inference import VideoPredictor, build_model, to_rgb_uint8
-from rap_sam.inference.video_predictor import interior_point
+from rap_sam.evaluation.interactive_clicks import first_click
 from rap_sam.inference.visualization import colour_of, overlay_masks
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
@@ -221,7 +221,7 @@ def read_label_mask(path: str, shape: Tuple[int, int]) -> np.ndarray:
 def mask_prompt(mask: np.ndarray, frame: int, source: str) -> Prompt:
     """Box and most interior click of a binary mask."""
     ys, xs = np.nonzero(mask)
-    x, y = interior_point(mask)
+    x, y = first_click(mask)
     return Prompt(
         frame,
         point=[x + 0.5, y + 0.5],
@@ -318,8 +318,8 @@ def label_anchor(mask: np.ndarray, stride: int = 4) -> Tuple[int, int]:
     if not small.any():
         ys, xs = np.nonzero(mask)
         return int(xs[0]), int(ys[0])
-    x, y = interior_point(small)
-    return int(x * stride), int(y * stride)
+    x, y = first_click(small)
+    return x * stride, y * stride
 
 
 def draw_frame(frame: np.ndarray, result: Dict[str, np.ndarray],

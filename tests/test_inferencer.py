@@ -35,6 +35,17 @@ def save_random_checkpoint(cfg: Config, path, meta: dict) -> None:
     torch.save(dict(state_dict=model.state_dict(), meta=meta), path)
 
 
+def test_default_dataset_meta():
+    from rap_sam.models.detectors.dataset_meta import default_dataset_meta
+    placeholders = [f'class_{i}' for i in range(133)]
+    assert default_dataset_meta(placeholders, 80, 53) == dict(COCO)
+    meta = default_dataset_meta(['cat', 'dog', 'sky'], 2, 1)
+    assert meta == dict(
+        classes=('cat', 'dog', 'sky'),
+        thing_classes=('cat', 'dog'),
+        stuff_classes=('sky', ))
+
+
 def make_inferencer(tmp_path, name: str, meta: dict):
     from mmdet.apis import DetInferencer
     cfg = small_random_config(name)

@@ -25,7 +25,7 @@ def test_davis_frames_to_mp4_and_gif_with_stable_ids(video_demo, tmp_path):
     folder = shared_data('davis2016', 'JPEGImages', '480p', 'dog')
     start = time.perf_counter()
     summary = video_demo.main([
-        str(folder), R18, '--random-weights', '--scale', '256,144',
+        str(folder), R18, '--random-weights', '--scale', '160,90',
         '--max-frames', '5', '--prompt', '0:420,230', '--out',
         str(tmp_path)
     ])

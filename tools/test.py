@@ -23,6 +23,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
+from rap_sam.utils import trust_mmengine_checkpoints
 
 TABLE_HOOK = 'BenchmarkTableHook'
 
@@ -87,6 +88,7 @@ def build_runner(args: argparse.Namespace) -> Runner:
     """The runner of the test config."""
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'checkpoint not found: {args.checkpoint}')
+    trust_mmengine_checkpoints()
     cfg = build_config(args)
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
         RUNNERS.build(cfg)

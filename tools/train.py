@@ -14,6 +14,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
+from rap_sam.utils import trust_mmengine_checkpoints
 
 
 def parse_args():
@@ -42,13 +43,34 @@ def parse_args():
     return args
 
 
+def setup_cpu_distributed(cfg: Config) -> None:
+    """``torchrun`` without CUDA: a gloo process group, DDP on CPU.
+
+    mmengine's pytorch launcher calls ``torch.cuda.set_device``; with the
+    group already initialised the runner skips it, and DDP of a CPU model
+    must get no device ids.
+    """
+    import torch
+    import torch.distributed as dist
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    cfg.model_wrapper_cfg = dict(
+        type='MMDistributedDataParallel',
+        device_ids=None,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+
+
 def main():
     args = parse_args()
+    trust_mmengine_checkpoints()
     setup_cache_size_limit_of_dynamo()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    setup_cpu_distributed(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

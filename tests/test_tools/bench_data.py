@@ -49,28 +49,30 @@ def save_random_checkpoint(path) -> str:
     return str(path)
 
 
-def _set_scale(pipeline, scale):
+def _update_pipeline(pipeline, scale, transforms):
     for t in pipeline:
         if t['type'] == 'Resize':
             t['scale'] = scale
         elif t['type'] == 'Pad':
             t['size'] = (max(scale), max(scale))
-        _set_scale(t.get('transforms', []), scale)
+        t.update(transforms.get(t['type'], {}))
+        _update_pipeline(t.get('transforms', []), scale, transforms)
 
 
 def tiny_config(benchmark, tmp_path, dataset, evaluator, scale,
-                **options) -> str:
+                transforms=None, **options) -> str:
     """The R18 test config of a benchmark on tiny data, as a file.
 
     Random class embeddings, no workers, a small input ``scale``; the
-    dataset keys and the evaluator replaced; ``options`` merged.
+    dataset keys and the evaluator replaced; ``transforms`` (type ->
+    arguments) updated in the pipeline; ``options`` merged.
     """
     cfg = load_config(R18.format(benchmark))
     loader = cfg.test_dataloader
     loader.num_workers = 0
     loader.persistent_workers = False
     loader.dataset.update(dataset)
-    _set_scale(loader.dataset.pipeline, scale)
+    _update_pipeline(loader.dataset.pipeline, scale, transforms or {})
     cfg.test_evaluator = evaluator
     cfg.merge_from_dict(options)
     path = osp.join(str(tmp_path), f'{benchmark}_config.py')

@@ -31,8 +31,10 @@ latency is printed as a ratio to RAP-SAM's on the same task, and the
 issue's targets are checked.
 
 Statistics: median and interquartile range of ``--repeat`` timed runs
-after ``--warmup`` untimed ones, FPS = 1 / median; FLOPs counted on the
-first untimed run (torch's FlopCounterMode + deformable convs); peak
+after ``--warmup`` untimed ones, FPS = 1 / median. The timed runs go in
+interleaved rounds (one run of every task of every model per round), so
+that load from other processes on a shared machine hits all tasks alike.
+FLOPs are counted on the first untimed run (torch's FlopCounterMode + deformable convs); peak
 memory of the last untimed run above what it started with (CPU: sampled
 RSS; CUDA: ``torch.cuda.max_memory_allocated``). Weights are random
 (speed does not depend on them; post-processing may, through the number
@@ -42,20 +44,20 @@ Writes ``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` to
 ``--out-dir``.
 """
 import argparse
-import gc
 import os
 import os.path as osp
 import platform
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
+from mmengine.config import DictAction
 
 from rap_sam.benchmark import (PEERS, PeerUnavailable, RunOptions, bar_chart,
                                breakdown_table, build_peer, check_targets,
                                compare_deform_impls, det_inputs, load_image,
-                               markdown_table, measure_task, model_info,
+                               markdown_table, measure_tasks, model_info,
                                peer_ratios, profile_breakdown, rap_sam_tasks,
                                ratio_table, target_table, write_json)
 from rap_sam.benchmark.tasks import PANOPTIC_SHAPE
@@ -101,6 +103,9 @@ def parse_args() -> argparse.Namespace:
                         'project\'s inference optimisations (mmdet fusion '
                         'head on full-size masks, no pixel K/V cache)')
     parser.add_argument('--no-flops', action='store_true')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='overrides of the RAP-SAM configs, e.g. '
+                        'model.neck.deform_impl=grid_sample')
     parser.add_argument('--profile', action='store_true',
                         help='torch.profiler breakdown of panoptic + 10 '
                         'clicks at 1344x800 and the deform conv kernels')
@@ -123,37 +128,27 @@ def keep(task, names) -> bool:
     return not names or task.name in names
 
 
-def run_rap_sam(config: str, label: str, opts: RunOptions,
-                args: argparse.Namespace, baseline: bool,
-                report: Dict) -> List[Dict]:
-    options = None
+def build_rap_sam(config: str, label: str, opts: RunOptions,
+                  args: argparse.Namespace, baseline: bool) -> Tuple:
+    """A RAP-SAM model, its tasks (filtered by ``--tasks``) and params."""
+    options = dict(args.cfg_options or {})
     if baseline:
-        options = {
+        options.update({
             'model.panoptic_fusion_head.type': 'MaskFormerFusionHead',
             'model.test_cfg.upsample_masks': True
-        }
+        })
     model = build_model(config, None, 'cpu', random_weights=True,
                         cfg_options=options)
     model = opts.prepare(model, ['backbone', 'neck'])
     info = model_info(model)
-    print(f'\n== {label}: {info["params_m"]:.2f}M params (backbone '
+    print(f'== {label}: {info["params_m"]:.2f}M params (backbone '
           f'{info.get("backbone_params_m", 0):.2f}M)', flush=True)
-    tasks = rap_sam_tasks(model, label, opts, args.prompts, args.image,
-                          cache_prompt_kv=not baseline)
-    rows = []
-    for task in tasks:
-        if not keep(task, args.tasks):
-            continue
-        row = measure_task(task, opts, args.repeat, args.warmup,
-                           not args.no_flops)
-        row.update(info)
-        rows.append(row)
-        print_row(row)
-    if args.profile and not baseline and opts.device_type == 'cpu':
-        profile_model(model, label, opts, args, report)
-    del model, tasks
-    gc.collect()
-    return rows
+    tasks = [
+        t for t in rap_sam_tasks(model, label, opts, args.prompts,
+                                 args.image, cache_prompt_kv=not baseline)
+        if keep(t, args.tasks)
+    ]
+    return model, tasks, info
 
 
 def profile_model(model, label: str, opts: RunOptions,
@@ -192,10 +187,10 @@ def print_row(row: Dict) -> None:
           flush=True)
 
 
-def run_peers(opts: RunOptions, args: argparse.Namespace,
-              skipped: Dict[str, str]) -> List[Dict]:
-    rows = []
-    repeat = args.peer_repeat or args.repeat
+def build_peers(opts: RunOptions, args: argparse.Namespace,
+                skipped: Dict[str, str]) -> List[Tuple]:
+    """(model, tasks, params) of each available peer."""
+    built = []
     for name in args.peers:
         try:
             tasks, model = build_peer(name, opts, args.prompts,
@@ -203,20 +198,19 @@ def run_peers(opts: RunOptions, args: argparse.Namespace,
                                       args.image)
         except PeerUnavailable as e:
             skipped[name] = str(e)
-            print(f'\n== skipping peer {name}: {e}', flush=True)
+            print(f'== skipping peer {name}: {e}', flush=True)
             continue
         info = model_info(model)
-        print(f'\n== {tasks[0].model}: {info["params_m"]:.2f}M params',
+        print(f'== {tasks[0].model}: {info["params_m"]:.2f}M params',
               flush=True)
-        for task in tasks:
-            row = measure_task(task, opts, repeat, args.warmup,
-                               not args.no_flops)
-            row.update(info)
-            rows.append(row)
-            print_row(row)
-        del tasks, model
-        gc.collect()
-    return rows
+        built.append((model, tasks, info))
+    return built
+
+
+def print_warmup(row: Dict) -> None:
+    print(f"warm-up {row['model']:>24s} | {row['key']:<30s} "
+          f"{row['gflops']:8.1f} GFLOPs  peak {row['peak_mb']:7.0f} MB",
+          flush=True)
 
 
 def main() -> None:
@@ -232,16 +226,37 @@ def main() -> None:
     os.makedirs(args.out_dir, exist_ok=True)
     report: Dict = {}
     start = time.time()
-    rows: List[Dict] = []
-    rap_models = []
+    rap_models, built = [], []
     for config, label in zip(args.configs, labels):
-        rows += run_rap_sam(config, label, opts, args, False, report)
+        built.append((label, False) +
+                     build_rap_sam(config, label, opts, args, False))
         rap_models.append(label)
         if args.baseline:
-            rows += run_rap_sam(config, f'{label} baseline', opts, args,
-                                True, report)
+            built.append((f'{label} baseline', True) + build_rap_sam(
+                config, f'{label} baseline', opts, args, True))
     skipped: Dict[str, str] = {}
-    rows += run_peers(opts, args, skipped)
+    peers = build_peers(opts, args, skipped)
+    built += [(None, False) + peer for peer in peers]
+    tasks, repeats, infos = [], [], []
+    for label, _, _, model_tasks, info in built:
+        tasks += model_tasks
+        infos += [info] * len(model_tasks)
+        repeats += [args.repeat if label else args.peer_repeat or
+                    args.repeat] * len(model_tasks)
+    print(f'\n{len(tasks)} tasks: warm-up, then {max(repeats, default=0)} '
+          'interleaved timing rounds', flush=True)
+    rows = measure_tasks(tasks, opts, warmup=args.warmup,
+                         flops=not args.no_flops, repeats=repeats,
+                         on_row=print_warmup)
+    for row, info in zip(rows, infos):
+        row.update(info)
+    print()
+    for row in rows:
+        print_row(row)
+    if args.profile and opts.device_type == 'cpu':
+        for label, baseline, model, _, _ in built:
+            if label and not baseline:
+                profile_model(model, label, opts, args, report)
 
     ratios = peer_ratios(rows, rap_models)
     targets = check_targets(rows, rap_models)
@@ -250,6 +265,8 @@ def main() -> None:
                f'{opts.channels_last}, compile {opts.compile}, repeat '
                f'{args.repeat} (peers {args.peer_repeat or args.repeat}), '
                f'warmup {args.warmup}, random weights')
+    if args.cfg_options:
+        setting += f', RAP-SAM cfg-options {args.cfg_options}'
     md = [f'Setting: {setting}.', '', markdown_table(rows), '',
           'Peer latency / RAP-SAM latency on the same task (above 1: '
           'RAP-SAM is faster):', '', ratio_table(ratios, rap_models), '',

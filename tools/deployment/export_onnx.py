@@ -61,6 +61,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--object-mask-thr', type=float, default=None,
                         help='fusion score threshold for the panoptic check '
                         '(default: the config\'s)')
+    parser.add_argument('--iou-thr', type=float, default=None,
+                        help='fusion overlap threshold for the panoptic '
+                        'check (default: the config\'s); random weights '
+                        'keep few segments at the defaults')
     return parser.parse_args()
 
 
@@ -142,10 +146,10 @@ def check(args: argparse.Namespace, model, reference, x, meta,
             vs_pytorch_torchvision=float(np.abs(r.numpy() - b).max()))
         for name, a, r, b in zip(IMAGE_OUTPUTS, ours, ref, onnx_out)
     }
-    if args.object_mask_thr is not None:
-        for m in (model, reference):
-            m.panoptic_fusion_head.test_cfg['object_mask_thr'] = \
-                args.object_mask_thr
+    for key in ('object_mask_thr', 'iou_thr'):
+        if getattr(args, key) is not None:
+            for m in (model, reference):
+                m.panoptic_fusion_head.test_cfg[key] = getattr(args, key)
     pan_ref = panoptic_from(reference, ref[0], ref[1], meta)
     pan_onnx = panoptic_from(model, torch.from_numpy(onnx_out[0]),
                              torch.from_numpy(onnx_out[1]), meta)

@@ -4,8 +4,8 @@ Used by ``tools/analysis_tools/benchmark.py`` (RAP-SAM beside its peers,
 with targets, tables and a chart) and ``tools/analysis_tools/speed.py``
 (RAP-SAM's tasks alone).
 """
-from .measure import (PeakMemory, count_flops, measure_task, summarize, sync,
-                      time_it)
+from .measure import (PeakMemory, count_flops, measure_task, measure_tasks,
+                      summarize, sync, time_it)
 from .peers import PEERS, PeerUnavailable, build_peer
 from .profiling import breakdown_table, compare_deform_impls, profile_breakdown
 from .report import (TARGETS, bar_chart, check_targets, markdown_table,
@@ -19,7 +19,8 @@ __all__ = [
     'PeerUnavailable', 'RunOptions', 'TARGETS', 'Task', 'VIDEO_SHAPE',
     'bar_chart', 'breakdown_table', 'build_peer', 'check_targets',
     'compare_deform_impls', 'count_flops', 'det_inputs', 'load_image',
-    'markdown_table', 'measure_task', 'model_info', 'peer_ratios',
-    'point_prompts', 'profile_breakdown', 'rap_sam_tasks', 'ratio_table',
-    'summarize', 'sync', 'target_table', 'time_it', 'write_json'
+    'markdown_table', 'measure_task', 'measure_tasks', 'model_info',
+    'peer_ratios', 'point_prompts', 'profile_breakdown', 'rap_sam_tasks',
+    'ratio_table', 'summarize', 'sync', 'target_table', 'time_it',
+    'write_json'
 ]

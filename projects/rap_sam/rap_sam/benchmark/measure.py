@@ -243,3 +243,75 @@ def measure_task(task,
         peak_mb=mem.peak_mb,
         memory_method=mem.method,
         **stats)
+
+
+def measure_tasks(tasks: Sequence,
+                  opts,
+                  repeat: int = 5,
+                  warmup: int = 1,
+                  flops: bool = True,
+                  repeats: Optional[Sequence[int]] = None,
+                  on_row: Optional[Callable[[Dict], None]] = None
+                  ) -> List[Dict[str, object]]:
+    """:func:`measure_task` for many tasks, timed in interleaved rounds.
+
+    Each task is first warmed up (FLOPs and peak memory as in
+    :func:`measure_task`); then round ``r`` times one run of every task
+    that still needs runs. On a machine shared with other work, a burst of
+    load then slows every task of a round instead of a few tasks' runs, so
+    the ratios between tasks (and models) hold better than with tasks
+    timed one after the other.
+
+    Args:
+        tasks (Sequence[Task]): The work.
+        opts (RunOptions): Device and precision.
+        repeat (int): Timed runs per task.
+        warmup (int): Untimed runs per task first (at least 1).
+        flops (bool): Count FLOPs.
+        repeats (Sequence[int], optional): Timed runs of each task,
+            overriding ``repeat``.
+        on_row (Callable, optional): Called with each task's row after its
+            warm-up (timing fields not yet filled) for progress output.
+
+    Returns:
+        list[dict]: One row per task, as :func:`measure_task`.
+    """
+    warmup = max(1, warmup)
+    repeats = list(repeats) if repeats is not None else [repeat] * len(tasks)
+    rows = []
+    with opts.context():
+        for task in tasks:
+            gflops = float('nan')
+            for i in range(warmup):
+                mem = PeakMemory(opts.device)
+                with mem if i == warmup - 1 else contextlib.nullcontext():
+                    if i == 0 and flops and not opts.compile:
+                        gflops = count_flops(task.fn, task.modules) / 1e9
+                    else:
+                        task.fn()
+            rows.append(
+                dict(
+                    model=task.model,
+                    task=task.name,
+                    key=task.key,
+                    shape=list(task.shape),
+                    compare_to=task.compare_to,
+                    note=task.note,
+                    gflops=gflops,
+                    peak_mb=mem.peak_mb,
+                    memory_method=mem.method,
+                    times_s=[]))
+            if on_row:
+                on_row(rows[-1])
+        for r in range(max(repeats, default=0)):
+            for task, row, n in zip(tasks, rows, repeats):
+                if r >= n:
+                    continue
+                sync(opts.device)
+                start = time.perf_counter()
+                task.fn()
+                sync(opts.device)
+                row['times_s'].append(time.perf_counter() - start)
+    for row in rows:
+        row.update(summarize(row['times_s']))
+    return rows

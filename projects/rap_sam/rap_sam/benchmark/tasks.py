@@ -59,13 +59,16 @@ class RunOptions:
 
     def prepare(self, model: nn.Module,
                 compile_names: Sequence[str] = ()) -> nn.Module:
-        """Move a model to the device / memory format; compile parts.
+        """Move a model to the device / memory format, in eval mode without
+        gradients; compile parts.
 
         ``compile_names`` are attribute paths (``'backbone'``,
         ``'image_encoder'``) of the sub-modules replaced by their
         ``torch.compile`` version when :attr:`compile` is set.
         """
-        model = model.to(self.device).eval()
+        # inference only (FlopCounterMode's module tracker also trips on
+        # parameters returned as outputs, e.g. SAM's no-mask embedding)
+        model = model.to(self.device).eval().requires_grad_(False)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         if self.compile:

@@ -4,6 +4,7 @@ import os
 import os.path as osp
 import tempfile
 import zipfile
+from collections import defaultdict
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Sequence, Union
 
@@ -53,7 +54,8 @@ class YouTubeVISCompatMetric(YouTubeVISMetric):
       falls back to ``./youtube_vis_results`` (with a warning);
     - both files are written to a temporary name and renamed, so a reader
       never sees half a file; the zip's path is kept in
-      ``submission_file``.
+      ``submission_file``;
+    - it can evaluate more than once (mmdet's fails the second time).
 
     Args:
         format_only (bool, optional): True: only write the submission;
@@ -99,6 +101,20 @@ class YouTubeVISCompatMetric(YouTubeVISMetric):
                 'server submission instead.')
         with numpy_float_alias():
             return super().compute_metrics(results)
+
+    def evaluate(self, size: int) -> dict:
+        """See :meth:`YouTubeVISMetric.evaluate`; the metric can then be
+        used again.
+
+        mmdet's ``evaluate`` leaves ``_vis_meta_info`` a plain empty dict,
+        so a second evaluation (a second test run, validation after every
+        epoch) fails with ``KeyError: 'images'``; here it is reset to the
+        ``defaultdict`` that ``__init__`` makes.
+        """
+        try:
+            return super().evaluate(size)
+        finally:
+            self._vis_meta_info = defaultdict(list)
 
     def save_pred_results(self, pred_results: List) -> None:
         """Write ``<prefix>.json`` and ``<prefix>.submission_file.zip``

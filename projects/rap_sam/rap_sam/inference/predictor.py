@@ -69,6 +69,9 @@ def build_model(config: Union[str, Config],
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
         from mmengine.runner import load_checkpoint
+
+        from ..utils import trust_mmengine_checkpoints
+        trust_mmengine_checkpoints()
         load_checkpoint(model, checkpoint, map_location='cpu')
     model.cfg = cfg
     return model.to(device).eval()

@@ -122,10 +122,15 @@ def benchmark_rows(metrics: Dict[str, Any],
     return rows
 
 
-def _format(value: Any) -> str:
+COUNT_METRICS = ('num_', 'NoF@')
+
+
+def _format(value: Any, metric: str = '') -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
+        if metric.startswith(COUNT_METRICS) and value.is_integer():
+            return str(int(value))
         return f'{value:.2f}'
     return str(value)
 
@@ -148,7 +153,8 @@ def markdown_table(rows: Sequence[Dict[str, Any]]) -> str:
              '|' + '|'.join(['---'] * 3 + ['---:'] * 2) + '|']
     for row in rows:
         cells = (row['task'], row['dataset'], row['metric'],
-                 _format(row['value']), _format(row['images_per_s']))
+                 _format(row['value'], row['metric']),
+                 _format(row['images_per_s']))
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 

@@ -65,7 +65,8 @@ class TestVocabularyMeta:
 
     @property
     def dataset_meta(self) -> Dict:
-        """dict: ``classes`` (and ``palette``...) of the predicted labels."""
+        """dict: ``classes``, ``thing_classes``, ``stuff_classes`` (and
+        ``palette``) of the predicted labels."""
         meta = self.__dict__.get('_dataset_meta')
         if meta is None or not self._fits(meta):
             meta = self._default_dataset_meta()

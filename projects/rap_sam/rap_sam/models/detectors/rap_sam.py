@@ -40,7 +40,9 @@ class RapSAM(TestVocabularyMeta, MaskFormer):
     Predictions: ``pred_panoptic_seg`` (and ``pred_instances`` when
     ``test_cfg.instance_on``) for images; ``pred_prompt_instances``
     (``masks`` (P, H, W) bool, ``iou_scores`` (P,)) for prompts;
-    ``pred_track_instances`` on every frame for clips.
+    ``pred_track_instances`` on every frame for clips, and
+    ``pred_panoptic_seg`` on every frame when ``test_cfg.video_panoptic_on``
+    (video panoptic segmentation, ids stable over the video).
     """
 
     def loss(self, batch_inputs: Tensor,

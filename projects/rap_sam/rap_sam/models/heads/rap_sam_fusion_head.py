@@ -26,9 +26,11 @@ class RapSAMFusionHead(MaskFormerFusionHead):
     masks at any resolution (the decoder's stride 4, or already at the
     padded input size), picks the queries each result needs and upsamples
     only those, through the same resizes (bilinear to the padded input,
-    crop to ``img_shape``, bilinear to ``ori_shape``): the results are
-    those of :class:`MaskFormerFusionHead`, bit for bit. A resize to the
-    size a mask already has is an identity and is skipped.
+    crop to ``img_shape``, bilinear to ``ori_shape``): the panoptic map,
+    instance masks, boxes and labels are those of
+    :class:`MaskFormerFusionHead` bit for bit, the instance scores up to
+    the order of a float sum (relative 1e-7). A resize to the size a mask
+    already has is an identity and is skipped.
 
     Args:
         See :class:`MaskFormerFusionHead`.

@@ -1,0 +1,116 @@
+"""The speed benchmark's library: measuring, tasks, peers and reports."""
+import json
+
+import pytest
+import torch
+
+from rap_sam import benchmark
+from rap_sam.benchmark import tasks as task_module
+from rap_sam.benchmark.peers import PeerUnavailable, build_peer
+
+R18 = 'configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py'
+
+
+@pytest.fixture()
+def tiny_shapes(monkeypatch):
+    """Shrink every task's input (the real ones take seconds per run)."""
+    for name, shape in (('PANOPTIC_SHAPE', (64, 90)), ('PROMPT_SHAPE',
+                                                       (64, 64)),
+                        ('VIDEO_SHAPE', (64, 96))):
+        monkeypatch.setattr(task_module, name, shape)
+    monkeypatch.setattr('rap_sam.benchmark.peers.PANOPTIC_SHAPE', (64, 90))
+    monkeypatch.setattr('rap_sam.benchmark.peers.VIDEO_SHAPE', (64, 96))
+
+
+def test_summarize_median_iqr_fps():
+    stats = benchmark.summarize([0.1, 0.2, 0.3, 0.4, 0.5])
+    assert stats['median_s'] == pytest.approx(0.3)
+    assert stats['iqr_s'] == pytest.approx(0.2)
+    assert stats['fps'] == pytest.approx(1 / 0.3)
+    assert benchmark.summarize([0.5])['iqr_s'] == 0
+
+
+def test_peak_memory_sees_a_large_cpu_allocation():
+    with benchmark.PeakMemory('cpu', interval=1e-4) as mem:
+        x = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+        x.add_(1)
+        del x
+    assert mem.peak_mb > 32
+
+
+def test_flops_count_the_deformable_convs():
+    from rap_sam.models.layers import ModulatedDeformConv2d
+    conv = ModulatedDeformConv2d(8, 4).eval()
+    x = torch.randn(1, 8, 5, 6)
+    with torch.no_grad():
+        flops = benchmark.count_flops(lambda: conv(x), [conv])
+    offsets = 2 * 30 * 27 * 8 * 9
+    deform = 2 * 30 * 4 * 8 * 9
+    assert flops == offsets + deform
+
+
+def test_rap_sam_tasks_run(tiny_shapes):
+    from conftest import REPO
+    from rap_sam.inference import build_model
+    torch.manual_seed(0)
+    opts = benchmark.RunOptions()
+    model = opts.prepare(
+        build_model(str(REPO / R18), random_weights=True), ['backbone'])
+    tasks = benchmark.rap_sam_tasks(model, 'RAP-SAM R18', opts, [1, 3])
+    names = [t.name for t in tasks]
+    assert names == [
+        'backbone', 'features', 'panoptic', 'panoptic+prompts(10)',
+        'prompts(1)', 'prompts(3)', 're-prompt(1)', 're-prompt(3)', 'image',
+        'video frame'
+    ]
+    row = benchmark.measure_task(tasks[6], opts, repeat=2, warmup=1)
+    assert row['key'] == 're-prompt(1)@64x64' and row['runs'] == 2
+    assert row['gflops'] > 0 and row['median_s'] > 0
+    with opts.context():
+        for task in tasks:
+            task.fn()
+
+
+def test_mask2former_peer_runs(tiny_shapes):
+    try:
+        tasks, model = build_peer('m2f-r18', benchmark.RunOptions())
+    except PeerUnavailable as e:
+        pytest.skip(str(e))
+    assert tasks[0].model == 'Mask2Former R18'
+    with torch.no_grad():
+        result = tasks[0].fn()
+    assert result[0].pred_panoptic_seg.sem_seg.shape[-2:] == (64, 90)
+
+
+def test_reports(tmp_path):
+    def row(model, task, seconds, compare_to=None):
+        return dict(model=model, task=task.split('@')[0], key=task,
+                    shape=[800, 1333], compare_to=compare_to, note='',
+                    median_s=seconds, iqr_s=seconds / 10, fps=1 / seconds,
+                    gflops=1., peak_mb=1., params_m=1.)
+
+    rows = [
+        row('RAP-SAM R18', 'backbone@800x1333', 1.),
+        row('RAP-SAM R18', 'panoptic@800x1333', 1.5),
+        row('RAP-SAM R18', 'panoptic+prompts(10)@800x1333', 2.),
+        row('Mask2Former R50', 'panoptic@800x1333', 30.),
+        row('SAM ViT-B', 'prompts(10)@800x1333', 10.,
+            'panoptic+prompts(10)@800x1333'),
+    ]
+    ratios = benchmark.peer_ratios(rows, ['RAP-SAM R18'])
+    assert [r['ratios']['RAP-SAM R18'] for r in ratios] == [20., 5.]
+    targets = {
+        t['target']: t
+        for t in benchmark.check_targets(rows, ['RAP-SAM R18'])
+    }
+    assert targets['whole model (panoptic) / backbone']['met']
+    assert targets['panoptic+10 clicks / Mask2Former-R50 panoptic'][
+        'value'] == pytest.approx(2 / 30)
+    assert not targets['panoptic+10 clicks / SAM ViT-B 10 clicks']['met']
+    assert targets['re-prompt 10 clicks (ms)']['met'] is None
+    assert '| RAP-SAM R18 | panoptic |' in benchmark.markdown_table(rows)
+    assert '20.00x' in benchmark.ratio_table(ratios, ['RAP-SAM R18'])
+    benchmark.bar_chart(rows, str(tmp_path / 'chart.png'), 'test')
+    assert (tmp_path / 'chart.png').stat().st_size > 1000
+    benchmark.write_json(str(tmp_path / 'out.json'), rows=rows)
+    assert json.loads((tmp_path / 'out.json').read_text())['rows']
