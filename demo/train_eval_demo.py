@@ -5,9 +5,10 @@ Runs on a CPU with nothing downloaded (``make demo``):
 1. data: the real samples of ``../shared/data`` (2 COCO panoptic images,
    DAVIS-2016 clips converted to YouTube-VIS), or a synthetic dataset when
    they are absent;
-2. class text embeddings of the vocabularies from a randomly initialised
-   open_clip text tower (no CLIP checkpoint can be downloaded here; with a
-   local one, pass ``--clip-checkpoint``);
+2. class embeddings of the vocabularies: CLIP text embeddings with a
+   local open_clip checkpoint (``--clip-checkpoint``); none can be
+   downloaded here, so by default each class name gets a seeded random
+   vector (fixed prototypes, like an untrained text tower's);
 3. joint training of a small RAP-SAM R18 (one task per batch: COCO as
    2-frame pseudo videos, DAVIS clips, SAM-style prompts) with the joint
    config's pipelines at a small size, under a time budget;
@@ -66,10 +67,17 @@ def parse_args(argv=None):
     parser.add_argument('--clip-checkpoint',
                         help='local open_clip checkpoint of --clip-model')
     parser.add_argument(
-        '--random-embeddings', action='store_true',
-        help='seeded random class vectors instead of a text encoder '
-        '(fast; for tests)')
+        '--clip-random-weights', action='store_true',
+        help='encode class names with a randomly initialised text tower '
+        '(slow, and no more meaningful than random vectors)')
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument(
+        '--deform-impl', default='grid_sample',
+        choices=['torchvision', 'grid_sample'],
+        help='deformable conv kernel of the neck (grid_sample trains faster '
+        'on a CPU)')
+    parser.add_argument('--num-points', type=int, default=2048,
+                        help='points sampled per mask for the losses')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args(argv)
 
@@ -121,7 +129,8 @@ def demo_config(data: DemoData, embeddings: dict, args) -> Config:
     head.classifier.embedding_file = embeddings['coco_ytvis2019']
     head.classifier.embed_dims = None  # the text tower's
     head.test_classifier = None
-    cfg.model.train_cfg.num_points = 4096
+    cfg.model.train_cfg.num_points = args.num_points
+    cfg.model.neck.deform_impl = args.deform_impl
     cfg.model.test_cfg.max_per_video = 5
     sources = cfg.train_dataloader.dataset.datasets
     replace = {'SamplePrompts': dict(num_prompts=12)}
@@ -295,7 +304,8 @@ def main(argv=None) -> dict:
     print(f'data: {data.source} ({data.coco_root}, {data.video_ann})')
     embeddings = build_embeddings(osp.join(data_dir, 'embeddings'),
                                   args.clip_model, args.clip_checkpoint,
-                                  args.random_embeddings)
+                                  not (args.clip_checkpoint
+                                       or args.clip_random_weights))
     cfg = demo_config(data, embeddings, args)
     cfg.dump(osp.join(args.work_dir, 'demo_config.py'))
     runner = Runner.from_cfg(cfg)

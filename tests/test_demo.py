@@ -11,8 +11,7 @@ def test_demo_job_trains_evaluates_and_writes_pictures(tmp_path):
     from train_eval_demo import main
     summary = main([
         '--work-dir', str(tmp_path), '--synthetic', '--iters', '3',
-        '--size', '96', '128', '--minutes', '2', '--threads', '2',
-        '--random-embeddings'
+        '--size', '96', '128', '--minutes', '2', '--threads', '2'
     ])
     assert summary['source'] == 'synthetic'
     assert summary['iterations'] == 3

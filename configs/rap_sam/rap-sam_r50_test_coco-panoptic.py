@@ -1,9 +1,6 @@
-# RAP-SAM R50 on COCO panoptic val2017 at 1333x800: PQ (CocoPanopticMetric)
-# and the thing masks' mask mAP (CocoMetric segm). Any RAP-SAM checkpoint
-# of this backbone (the classifier embeddings are not in checkpoints).
-#   python tools/test.py THIS_CONFIG CHECKPOINT [--out-json FILE]
-_base_ = [
-    '../_base_/models/rap_sam_r50.py',
-    '../_base_/datasets/coco_panoptic_test.py',
-    '../_base_/default_runtime.py'
-]
+# RAP-SAM R50: rap-sam_r18_test_coco-panoptic.py with a ResNet-50 backbone.
+_base_ = './rap-sam_r18_test_coco-panoptic.py'
+
+model = dict(
+    backbone=dict(depth=50),
+    neck=dict(in_channels=[256, 512, 1024, 2048]))

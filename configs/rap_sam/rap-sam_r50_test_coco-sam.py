@@ -1,14 +1,6 @@
-# RAP-SAM R50 on COCO-SAM (COCO panoptic val2017, 1024x1024 inputs):
-# interactive segmentation from one click / one box per ground-truth
-# segment (mIoU) and multi-click refinement (NoC@85, NoC@90, mIoU@k) by
-# InteractiveTestLoop. Prompt queries only.
-#   python tools/test.py THIS_CONFIG CHECKPOINT [--out-json FILE]
-_base_ = [
-    '../_base_/models/rap_sam_r50.py',
-    '../_base_/datasets/coco_sam_test.py',
-    '../_base_/default_runtime.py'
-]
+# RAP-SAM R50: rap-sam_r18_test_coco-sam.py with a ResNet-50 backbone.
+_base_ = './rap-sam_r18_test_coco-sam.py'
 
-model = dict(test_cfg=dict(panoptic_on=False))
-
-default_hooks = dict(visualization=dict(type='PromptVisualizationHook'))
+model = dict(
+    backbone=dict(depth=50),
+    neck=dict(in_channels=[256, 512, 1024, 2048]))

@@ -31,7 +31,7 @@ def clip_track_instances(cls_logits: Tensor,
         ``instances_id`` (k,), the same id for the same object in every
         frame.
     """
-    num_queries, num_classes = cls_logits.shape[0], cls_logits.shape[1] - 1
+    num_classes = cls_logits.shape[1] - 1
     scores = F.softmax(cls_logits, dim=-1)[:, :-1]
     k = min(max_per_video, scores.numel())
     top_scores, top_idx = scores.flatten().topk(k)

@@ -6,7 +6,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.ops import point_sample
 from mmengine.model import BaseModule, ModuleList
-from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet.models.dense_heads import Mask2FormerHead

@@ -1,0 +1,71 @@
+"""Training iterations per second of a config on random panoptic batches.
+
+Example::
+
+    python tools/analysis_tools/train_speed.py \
+        configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py \
+        --shapes 512x512 1280x736 --batch-size 2 --threads 2
+"""
+import argparse
+import statistics
+import time
+
+import torch
+from mmengine.config import Config
+
+from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
+from mmdet.utils import register_all_modules
+import rap_sam  # noqa: F401  (registers the modules)
+from rap_sam.inference import use_random_embeddings
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('--shapes', nargs='+', default=['512x512', '1280x736'],
+                        help='WxH input sizes')
+    parser.add_argument('--batch-size', type=int, default=2)
+    parser.add_argument('--iters', type=int, default=3)
+    parser.add_argument('--threads', type=int, default=2)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    register_all_modules()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    cfg = use_random_embeddings(Config.fromfile(args.config))
+    cfg.model.data_preprocessor.batch_augments = None
+    model = MODELS.build(cfg.model).train()
+    optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    head = model.panoptic_head
+    print(f'{args.config}: batch {args.batch_size}, {args.threads} threads')
+    print('| input | s / iter (median) | iter / s |')
+    print('|---|---|---|')
+    for shape in args.shapes:
+        w, h = (int(v) for v in shape.split('x'))
+        packed = demo_mm_inputs(args.batch_size, [(3, h, w)] *
+                                args.batch_size, [8] * args.batch_size,
+                                head.num_things_classes, with_mask=True,
+                                with_semantic=True)
+        for s in packed['data_samples']:
+            s.gt_sem_seg.sem_seg = s.gt_sem_seg.sem_seg % head.num_classes
+        times = []
+        for i in range(args.iters + 1):
+            start = time.perf_counter()
+            data = model.data_preprocessor(packed, True)
+            losses = model(**data, mode='loss')
+            total = sum(v for k, v in losses.items() if 'loss' in k)
+            optim.zero_grad()
+            total.backward()
+            optim.step()
+            if i:  # the first iteration warms up
+                times.append(time.perf_counter() - start)
+        med = statistics.median(times)
+        print(f'| {w}x{h} | {med:.2f} | {1 / med:.3f} |')
+
+
+if __name__ == '__main__':
+    main()
