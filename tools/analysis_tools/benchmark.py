@@ -34,14 +34,15 @@ Statistics: median and interquartile range of ``--repeat`` timed runs
 after ``--warmup`` untimed ones, FPS = 1 / median. The timed runs go in
 interleaved rounds (one run of every task of every model per round), so
 that load from other processes on a shared machine hits all tasks alike.
-FLOPs are counted on the first untimed run (torch's FlopCounterMode + deformable convs); peak
-memory of the last untimed run above what it started with (CPU: sampled
-RSS; CUDA: ``torch.cuda.max_memory_allocated``). Weights are random
+FLOPs are counted on the first untimed run (torch's FlopCounterMode +
+deformable convs); peak memory of the last untimed run above what it
+started with (CPU: sampled RSS growth, which misses memory the allocator
+reuses; CUDA: ``torch.cuda.max_memory_allocated``). Weights are random
 (speed does not depend on them; post-processing may, through the number
 of segments kept).
 
 Writes ``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` to
-``--out-dir``.
+``--out-dir`` (and ``benchmark.partial.json`` after each timing round).
 """
 import argparse
 import os
@@ -245,9 +246,16 @@ def main() -> None:
                     args.repeat] * len(model_tasks)
     print(f'\n{len(tasks)} tasks: warm-up, then {max(repeats, default=0)} '
           'interleaved timing rounds', flush=True)
+
+    def save_round(r: int, partial: List[Dict]) -> None:
+        print(f'timing round {r + 1} done ({time.time() - start:.0f} s)',
+              flush=True)
+        write_json(osp.join(args.out_dir, 'benchmark.partial.json'),
+                   rounds_done=r + 1, rows=partial)
+
     rows = measure_tasks(tasks, opts, warmup=args.warmup,
                          flops=not args.no_flops, repeats=repeats,
-                         on_row=print_warmup)
+                         on_row=print_warmup, on_round=save_round)
     for row, info in zip(rows, infos):
         row.update(info)
     print()

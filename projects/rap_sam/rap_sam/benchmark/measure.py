@@ -251,7 +251,8 @@ def measure_tasks(tasks: Sequence,
                   warmup: int = 1,
                   flops: bool = True,
                   repeats: Optional[Sequence[int]] = None,
-                  on_row: Optional[Callable[[Dict], None]] = None
+                  on_row: Optional[Callable[[Dict], None]] = None,
+                  on_round: Optional[Callable[[int, List[Dict]], None]] = None
                   ) -> List[Dict[str, object]]:
     """:func:`measure_task` for many tasks, timed in interleaved rounds.
 
@@ -272,6 +273,9 @@ def measure_tasks(tasks: Sequence,
             overriding ``repeat``.
         on_row (Callable, optional): Called with each task's row after its
             warm-up (timing fields not yet filled) for progress output.
+        on_round (Callable, optional): Called with the round index and the
+            rows (``times_s`` so far) after each round, e.g. to save
+            partial results of a long run.
 
     Returns:
         list[dict]: One row per task, as :func:`measure_task`.
@@ -312,6 +316,8 @@ def measure_tasks(tasks: Sequence,
                 task.fn()
                 sync(opts.device)
                 row['times_s'].append(time.perf_counter() - start)
+            if on_round:
+                on_round(r, rows)
     for row in rows:
         row.update(summarize(row['times_s']))
     return rows
