@@ -34,7 +34,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from rap_sam.datasets.class_names import (COCO_PANOPTIC_NUM_THINGS,
-                                          get_vocabulary)
+                                          canonical_text, get_vocabulary)
 from rap_sam.datasets.demo_data import DemoData, prepare_demo_data
 from rap_sam.datasets.pipeline_utils import resize_pipeline
 from rap_sam.evaluation.quick_eval import (evaluate_panoptic,
@@ -86,9 +86,9 @@ def build_embeddings(out_dir: str, model: str, checkpoint,
                      random_vectors: bool = False) -> dict:
     """One embedding file per vocabulary, same text encoder and seed.
 
-    With ``random_vectors``, each class name gets a seeded random vector
-    (the same name, the same vector in every file) instead of text
-    features.
+    With ``random_vectors``, each synonym text gets a seeded random vector
+    (the same text, the same vector in every file, as a text encoder would
+    give) instead of text features.
     """
     sys.path.insert(0, osp.join(REPO, 'tools'))
     from build_text_embeddings import main as build
@@ -96,9 +96,9 @@ def build_embeddings(out_dir: str, model: str, checkpoint,
     for vocab in VOCABS:
         path = osp.join(out_dir, f'{vocab}_{model}.pth')
         if random_vectors:
-            path = osp.join(out_dir, f'{vocab}_random.pth')
+            path = osp.join(out_dir, f'{vocab}_random_synonyms.pth')
             if not osp.exists(path):
-                save_random_embeddings(path, get_vocabulary(vocab).classes)
+                save_random_embeddings(path, get_vocabulary(vocab))
         elif not osp.exists(path):
             weights = ['--checkpoint', checkpoint] if checkpoint else \
                 ['--random-weights']
@@ -108,15 +108,27 @@ def build_embeddings(out_dir: str, model: str, checkpoint,
     return files
 
 
-def save_random_embeddings(path: str, names, dims: int = 64) -> None:
-    """Seeded random unit vectors per class name (2 synonyms each)."""
+def save_random_embeddings(path: str, vocab, dims: int = 64) -> None:
+    """Seeded random unit vectors per synonym text of each class.
+
+    A vector depends only on its text, so a class keeps its vectors across
+    vocabularies (YouTube-VIS ``sedan`` and the merged ``car``, which lists
+    ``sedan`` among its synonyms, share one), as CLIP text features would.
+    Classes with fewer synonyms repeat their last one (the classifier takes
+    the max over synonyms).
+    """
     import zlib
+    width = max(len(syns) for syns in vocab.synonyms)
     rows = []
-    for name in names:
-        g = torch.Generator().manual_seed(zlib.crc32(name.encode()))
-        rows.append(torch.randn(2, dims, generator=g))
-    save_class_embeddings(path, torch.stack(rows), list(names), 'random',
-                          'random', ['{}'])
+    for syns in vocab.synonyms:
+        vectors = [
+            torch.randn(dims, generator=torch.Generator().manual_seed(
+                zlib.crc32(canonical_text(text).encode()))) for text in syns
+        ]
+        vectors += [vectors[-1]] * (width - len(vectors))
+        rows.append(torch.stack(vectors))
+    save_class_embeddings(path, torch.stack(rows), list(vocab.classes),
+                          'random', 'random', ['{}'])
 
 
 def demo_config(data: DemoData, embeddings: dict, args) -> Config:
@@ -128,7 +140,11 @@ def demo_config(data: DemoData, embeddings: dict, args) -> Config:
     head = cfg.model.panoptic_head
     head.classifier.embedding_file = embeddings['coco_ytvis2019']
     head.classifier.embed_dims = None  # the text tower's
-    head.test_classifier = None
+    # Predictions of the saved config (tools/test.py, export) use COCO
+    # panoptic's classes, as the joint config's test classifier does.
+    head.test_classifier = dict(
+        type='OpenVocabClassifier', embedding_file=embeddings['coco_panoptic'],
+        embed_dims=None)
     cfg.model.train_cfg.num_points = args.num_points
     cfg.model.neck.deform_impl = args.deform_impl
     cfg.model.test_cfg.max_per_video = 5
@@ -188,7 +204,7 @@ def demo_config(data: DemoData, embeddings: dict, args) -> Config:
 def test_pipelines(size):
     h, w = size
     image = [
-        dict(type='LoadImageFromFile'),
+        dict(type='LoadImageNamingFile'),
         dict(type='Resize', scale=(w, h), keep_ratio=True),
         dict(type='LoadPanopticAnnotations', with_bbox=True, with_mask=True,
              with_seg=True)
@@ -205,7 +221,7 @@ def test_pipelines(size):
     ]
     video = [
         dict(type='TransformBroadcaster', transforms=[
-            dict(type='LoadImageFromFile'),
+            dict(type='LoadImageNamingFile'),
             dict(type='Resize', scale=(w, h), keep_ratio=True),
             dict(type='LoadTrackAnnotations', with_mask=True)
         ]),

@@ -111,7 +111,9 @@ def test_prompt_decoder_matches_the_predictor_path(exported):
     with torch.no_grad():
         masks, _ = PromptDecoderExport(reference, SHAPE)(features,
                                                          *inputs.values())
-        queries = reference.panoptic_head.prompt_encoder(
-            SHAPE, boxes=inputs['boxes'])
-        out = reference.panoptic_head.decode(features, False, queries)
+        head = reference.panoptic_head
+        queries = head.prompt_encoder(SHAPE, boxes=inputs['boxes'])
+        priors = head.prompt_encoder.prior_masks(
+            SHAPE, features.shape[-2:], boxes=inputs['boxes'])
+        out = head.decode(features, False, queries, prompt_priors=priors)
     torch.testing.assert_close(masks, out['prompt_mask_logits'][-1])

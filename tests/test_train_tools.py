@@ -1,9 +1,11 @@
 """tools/train.py, --resume, a 2-process gloo run, and mim train."""
 import os
 import os.path as osp
+import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -55,6 +57,54 @@ def test_train_then_resume(tmp_path):
     assert 'resumed epoch: 0, iter: 2' in log
     assert (work / 'iter_4.pth').exists()
     assert (work / 'loss_curves.png').exists()
+
+
+def test_killed_run_resumes_and_bad_data_keeps_its_state(tmp_path):
+    """A run killed after a checkpoint resumes from it; a resume that meets
+    broken images fails naming one and leaves the checkpoints as they
+    were; once the images are repaired the same command continues."""
+    cfg = tiny_config(tmp_path, 100)
+    work = tmp_path / 'run'
+    last = work / 'last_checkpoint'
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=PY)
+    proc = subprocess.Popen([PY, 'tools/train.py', cfg, '--work-dir',
+                             str(work)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 600
+        while not last.exists():
+            assert proc.poll() is None, 'training ended before a checkpoint'
+            assert time.time() < deadline, 'no checkpoint within 10 minutes'
+            time.sleep(0.5)
+    finally:
+        proc.kill()
+        proc.wait()
+    saved = last.read_text().strip()
+    done = int(re.search(r'iter_(\d+)\.pth$', saved).group(1))
+    checkpoints = sorted(p.name for p in work.glob('iter_*.pth'))
+
+    # The tiny config trains on COCO pseudo videos: break their images.
+    images = tmp_path / 'data' / 'synthetic' / 'coco_panoptic' / 'images'
+    frames = [p for p in images.rglob('*') if p.suffix in ('.jpg', '.png')]
+    assert frames
+    originals = {p: p.read_bytes() for p in frames}
+    for path in frames:
+        path.write_bytes(b'broken')
+    resume = [PY, 'tools/train.py', cfg, '--work-dir', str(work),
+              '--resume', '--cfg-options', f'train_cfg.max_iters={done + 2}']
+    out = subprocess.run(resume, cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode != 0
+    assert any(p.name in out.stderr for p in frames), out.stderr[-3000:]
+    assert last.read_text().strip() == saved
+    assert sorted(p.name for p in work.glob('iter_*.pth')) == checkpoints
+
+    for path, content in originals.items():
+        path.write_bytes(content)
+    log = run(resume, REPO)
+    assert f'resumed epoch: 0, iter: {done}' in log
+    assert (work / f'iter_{done + 2}.pth').exists()
 
 
 def test_two_process_gloo_run(tmp_path):

@@ -82,3 +82,30 @@ def test_prompt_encoder_points_boxes_and_padding():
     assert not torch.allclose(out_boxes[:, 0], out_boxes[:, 1])
     with pytest.raises(ValueError, match='points or boxes'):
         enc((64, 64))
+
+
+def test_prior_masks_cover_clicks_and_boxes():
+    enc = PromptEncoder(embed_dims=32, num_pos_feats=16, point_size=8.)
+    # 64x64 input, 16x16 features: pixel (i, j) has centre (4j + 2, 4i + 2).
+    points = torch.tensor([[[[10., 21.], [50., 50.]], [[30., 40.], [0., 0.]]]])
+    labels = torch.tensor([[[1, 0], [1, -1]]])
+    priors = enc.prior_masks((64, 64), (16, 16), points=points,
+                             point_labels=labels)
+    assert priors.shape == (1, 2, 16, 16) and priors.dtype == torch.bool
+    # centres within 4 px of (10, 21): x in {6, 10, 14}, y in {18, 22}.
+    expected = torch.zeros(16, 16, dtype=torch.bool)
+    expected[4:6, 1:4] = True
+    assert torch.equal(priors[0, 0], expected)  # the negative click adds none
+    assert priors[0, 1, 9:11, 7].all() and priors[0, 1].sum() == 6
+
+    boxes = torch.tensor([[[8., 8., 24., 40.], [30., 30., 30.5, 30.5]]])
+    box_priors = enc.prior_masks((64, 64), (16, 16), boxes=boxes)
+    expected = torch.zeros(16, 16, dtype=torch.bool)
+    expected[2:10, 2:6] = True  # centres 10..22 in x, 10..38 in y
+    assert torch.equal(box_priors[0, 0], expected)
+    assert box_priors[0, 1].any()  # thinner than a pixel: its centre window
+    # A prompt with clicks and a box: the box region wins.
+    both = enc.prior_masks((64, 64), (16, 16), points=points[:, :1],
+                           point_labels=labels[:, :1], boxes=boxes[:, :1],
+                           box_valid=torch.tensor([[True]]))
+    assert torch.equal(both[0, 0], expected)

@@ -23,17 +23,20 @@ def _blob_masks(num: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
     return (radius[:, None, None] - dist) / 2
 
 
-@pytest.mark.parametrize('object_mask_thr,rescale,ori_shape',
-                         [(0.8, True, (40, 62)), (0.3, True, (57, 93)),
-                          (0.3, False, (57, 93))])
+@pytest.mark.parametrize(
+    'object_mask_thr,rescale,ori_shape,filter_low_score,iou_thr',
+    [(0.8, True, (40, 62), True, 0.8), (0.3, True, (57, 93), True, 0.8),
+     (0.3, False, (57, 93), False, 0.8), (0.3, False, (40, 62), False, 0.5),
+     (0.3, True, (57, 93), True, 0.95)])
 def test_fusion_head_gives_maskformers_results(object_mask_thr, rescale,
-                                                ori_shape):
+                                                ori_shape, filter_low_score,
+                                                iou_thr):
     test_cfg = dict(
         panoptic_on=True,
         instance_on=True,
         max_per_image=100,
-        iou_thr=0.8,
-        filter_low_score=True,
+        iou_thr=iou_thr,
+        filter_low_score=filter_low_score,
         object_mask_thr=object_mask_thr)
     ours = RapSAMFusionHead(80, 53, test_cfg=test_cfg)
     mmdet = MaskFormerFusionHead(80, 53, test_cfg=test_cfg)

@@ -6,7 +6,7 @@ image_size = (736, 1280)  # (h, w)
 backend_args = None
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', to_float32=True,
+    dict(type='LoadImageNamingFile', to_float32=True,
          backend_args=backend_args),
     dict(type='LoadPanopticAnnotations', with_bbox=True, with_mask=True,
          with_seg=True, backend_args=backend_args),

@@ -47,7 +47,7 @@ fixed_size_pad = dict(
     pad_val=dict(img=(103.53, 116.28, 123.675), masks=0, seg=255))
 
 coco_video_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadImageNamingFile', backend_args=backend_args),
     dict(
         type='LoadPanopticAnnotations',
         with_bbox=True,
@@ -88,7 +88,7 @@ ytvis_pipeline = [
         type='TransformBroadcaster',
         share_random_params=True,
         transforms=[
-            dict(type='LoadImageFromFile', backend_args=backend_args),
+            dict(type='LoadImageNamingFile', backend_args=backend_args),
             dict(type='LoadTrackAnnotations', with_mask=True),
             dict(
                 type='MapToMergedVocabulary',
@@ -105,7 +105,7 @@ ytvis_pipeline = [
 ]
 
 coco_prompt_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadImageNamingFile', backend_args=backend_args),
     dict(
         type='LoadPanopticAnnotations',
         with_bbox=True,

@@ -156,7 +156,10 @@ def bar_chart(rows: Sequence[Row], path: str, title: str = '') -> None:
     ax.set_yscale('log')
     ax.set_ylabel('median latency (ms, log scale)')
     ax.set_xticks(range(len(keys)))
-    ax.set_xticklabels(keys, rotation=30, ha='right', fontsize=8)
+    ax.set_xticklabels(
+        keys, rotation=30, ha='right', rotation_mode='anchor', fontsize=8)
+    for j in range(1, len(keys)):
+        ax.axvline(j - 0.5, color='grey', lw=0.5, alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
     ax.grid(axis='y', which='both', alpha=0.3)

@@ -84,14 +84,19 @@ class PromptDecoderExport(nn.Module):
     def forward(self, features: Tensor, point_coords: Tensor,
                 point_labels: Tensor, boxes: Tensor,
                 box_valid: Tensor) -> Tuple[Tensor, Tensor]:
-        queries = self.head.prompt_encoder(
-            self.input_shape,
+        geometry = dict(
             points=point_coords,
             point_labels=point_labels,
             boxes=boxes,
             box_valid=box_valid)
+        queries = self.head.prompt_encoder(self.input_shape, **geometry)
+        priors = None
+        if self.head.prompt_prior:
+            priors = self.head.prompt_encoder.prior_masks(
+                self.input_shape, features.shape[-2:], **geometry)
         out = self.head.decode(
-            features, with_objects=False, prompt_queries=queries)
+            features, with_objects=False, prompt_queries=queries,
+            prompt_priors=priors)
         return (out['prompt_mask_logits'][-1],
                 out['prompt_iou_logits'][-1].sigmoid())
 

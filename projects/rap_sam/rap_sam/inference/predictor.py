@@ -202,16 +202,17 @@ class RapSAMPredictor:
                 iou_scores=np.zeros((0, ), np.float32))
         sample.prompt_instances = prompts
         head = self.model.panoptic_head
-        queries, _ = head.encode_prompts([sample],
-                                         self._meta['batch_input_shape'],
-                                         self.device)
+        queries, _, priors = head.encode_prompts(
+            [sample], self._meta['batch_input_shape'], self.device,
+            self.features.shape[-2:])
         prompt_kv = self._prompt_kv
         if prompt_kv is None:
             prompt_kv = head.prompt_adapter.pixel_kv(self.features)
             if self.cache_prompt_kv:
                 self._prompt_kv = prompt_kv
         out = head.decode(self.features, with_objects=False,
-                          prompt_queries=queries, prompt_kv=prompt_kv)
+                          prompt_queries=queries, prompt_kv=prompt_kv,
+                          prompt_priors=priors)
         logits = out['prompt_mask_logits'][-1][0]
         masks = self._to_original(logits) > 0
         iou = out['prompt_iou_logits'][-1][0].sigmoid()

@@ -128,16 +128,18 @@ class VideoPredictor:
                 new.box_valid = torch.as_tensor(
                     np.asarray(box_valid, bool).reshape(-1))
         prompts = [p for p in (tracked, new) if p is not None and len(p)]
-        queries = None
+        queries = priors = None
         if prompts:
             prompts = InstanceData.cat(
                 [self._complete(p) for p in prompts]) if len(
                     prompts) > 1 else self._complete(prompts[0])
             sample = DetDataSample(metainfo=meta)
             sample.prompt_instances = prompts
-            queries, _ = self.head.encode_prompts(
-                [sample], meta['batch_input_shape'], self.image.device)
-        out = self.head.decode(self.image.features, True, queries)
+            queries, _, priors = self.head.encode_prompts(
+                [sample], meta['batch_input_shape'], self.image.device,
+                self.image.features.shape[-2:])
+        out = self.head.decode(self.image.features, True, queries,
+                               prompt_priors=priors)
         results = self._objects(out)
         if queries is not None:
             self._prompted_results(out, tracked,

@@ -2,12 +2,14 @@
 from .filtering import FilterTrackAnnotations
 from .formatting import PackPromptInputs, PackTrackPanopticInputs
 from .gt_prompts import GTSegmentPrompts
+from .loading import LoadImageNamingFile
 from .prompt_sampling import SamplePrompts
 from .pseudo_video import ImageToPseudoVideo
 from .vocabulary import MapToMergedVocabulary
 
 __all__ = [
     'FilterTrackAnnotations', 'GTSegmentPrompts', 'ImageToPseudoVideo',
+    'LoadImageNamingFile',
     'MapToMergedVocabulary',
     'PackPromptInputs', 'PackTrackPanopticInputs', 'SamplePrompts'
 ]

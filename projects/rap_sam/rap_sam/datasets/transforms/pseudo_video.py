@@ -24,7 +24,7 @@ class ImageToPseudoVideo(BaseTransform):
 
     A COCO panoptic pseudo video with large-scale jitter::
 
-        dict(type='LoadImageFromFile'),
+        dict(type='LoadImageNamingFile'),
         dict(type='LoadPanopticAnnotations'),
         dict(type='ImageToPseudoVideo', num_frames=2),
         dict(type='TransformBroadcaster', share_random_params=True,

@@ -1,4 +1,6 @@
 """Mask pooling: the per-query feature that drives the dynamic kernels."""
+import math
+
 import torch
 from torch import Tensor
 
@@ -17,6 +19,10 @@ def hard_mask_pool(features: Tensor,
     Returns:
         Tensor: (B, N, C) pooled features. No gradient flows into the masks.
     """
-    hard_masks = (mask_logits.detach().sigmoid() > threshold).to(
-        features.dtype)
+    # sigmoid(x) > t  <=>  x > log(t / (1 - t)): no sigmoid over every pixel.
+    if not 0. < threshold < 1.:
+        raise ValueError(f'threshold must be in (0, 1), got {threshold}')
+    hard_masks = (mask_logits.detach() > math.log(threshold /
+                                                  (1 - threshold))).to(
+                                                      features.dtype)
     return torch.einsum('bnhw,bchw->bnc', hard_masks, features)

@@ -110,3 +110,63 @@ class PromptEncoder(nn.Module):
                 pos.shape[:2], dtype=torch.bool, device=pos.device)
         prompt_type = torch.where(has_box, BOX, POINT)
         return pos + self.type_embed(prompt_type) + self.content_embed.weight
+
+    def prior_masks(self,
+                    input_shape: tuple,
+                    feat_shape: tuple,
+                    points: Optional[Tensor] = None,
+                    point_labels: Optional[Tensor] = None,
+                    boxes: Optional[Tensor] = None,
+                    box_valid: Optional[Tensor] = None) -> Tensor:
+        """Where each prompt points: the region its first pooling reads.
+
+        A box prompt covers its box (and, for boxes thinner than a feature
+        pixel, a ``point_size`` box at its centre); a click prompt the union
+        of its positive clicks, each a ``point_size`` box as in
+        :meth:`forward`. A feature pixel belongs to a region when its
+        centre does.
+
+        Args:
+            input_shape (tuple): Padded input (H, W) of the coordinates.
+            feat_shape (tuple): (h, w) of the feature map.
+            points, point_labels, boxes, box_valid: As in :meth:`forward`.
+
+        Returns:
+            Tensor: (B, P, h, w) bool.
+        """
+        h_in, w_in = input_shape
+        h, w = feat_shape
+        ref = points if points is not None else boxes
+        if ref is None:
+            raise ValueError('PromptEncoder needs points or boxes')
+        ys = (torch.arange(h, device=ref.device, dtype=torch.float32) +
+              0.5) * (h_in / h)
+        xs = (torch.arange(w, device=ref.device, dtype=torch.float32) +
+              0.5) * (w_in / w)
+        regions = None
+        half = self.point_size / 2
+
+        def near(xy: Tensor) -> Tensor:
+            """(..., 2) centres -> (..., h, w) their point_size windows."""
+            xy = xy[..., None, None, :]
+            return ((xs.view(1, w) - xy[..., 0]).abs() <= half) & (
+                (ys.view(h, 1) - xy[..., 1]).abs() <= half)
+
+        if points is not None:
+            positive = (point_labels > 0)[..., None, None]
+            regions = (near(points.float()) & positive).any(dim=2)
+        if boxes is not None:
+            bxs = boxes.float()[..., None, None, :]  # (B, P, 1, 1, 4)
+            in_box = (xs.view(1, w) >= bxs[..., 0]) & (
+                xs.view(1, w) <= bxs[..., 2]) & (
+                    ys.view(h, 1) >= bxs[..., 1]) & (
+                        ys.view(h, 1) <= bxs[..., 3])
+            in_box = in_box | near(
+                (boxes[..., :2].float() + boxes[..., 2:].float()) / 2)
+            if box_valid is None:
+                box_valid = boxes.new_ones(boxes.shape[:2], dtype=torch.bool)
+            has_box = box_valid[..., None, None]
+            regions = in_box & has_box if regions is None else (
+                in_box & has_box) | (regions & ~has_box)
+        return regions
+

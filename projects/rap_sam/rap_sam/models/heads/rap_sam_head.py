@@ -59,6 +59,12 @@ class RapSAMHead(Mask2FormerHead):
         num_stages (int): Decoder stages. Defaults to 3.
         stage_cfg (dict): Keyword args of each decoder stage.
         prompt_encoder (dict): Config of :class:`PromptEncoder`.
+        prompt_prior (bool): The first decoder stage pools a prompt query's
+            features in the region the prompt points at (its box, or
+            windows around its positive clicks) instead of under the
+            prompt's dot-product mask, so that from the first iteration a
+            prompt reads the object it names. Adds no parameters. Defaults
+            to True; set False for the dot-product start of object queries.
         loss_cls (dict): Classification loss (class_weight gives the
             no-object weight).
         loss_mask (dict): Mask BCE loss.
@@ -85,6 +91,7 @@ class RapSAMHead(Mask2FormerHead):
                  stage_cfg: ConfigType = dict(
                      num_heads=8, ffn_channels=2048, mask_threshold=0.5),
                  prompt_encoder: ConfigType = dict(type='PromptEncoder'),
+                 prompt_prior: bool = True,
                  loss_cls: ConfigType = dict(
                      type='CrossEntropyLoss',
                      use_sigmoid=False,
@@ -128,6 +135,7 @@ class RapSAMHead(Mask2FormerHead):
 
         self.object_queries = nn.Embedding(num_queries, embed_dims)
         self.prompt_encoder = MODELS.build(prompt_encoder)
+        self.prompt_prior = prompt_prior
         self.stages = ModuleList(
             DynamicConvDecoderStage(embed_dims, text_dims, **stage_cfg)
             for _ in range(num_stages))
@@ -184,8 +192,8 @@ class RapSAMHead(Mask2FormerHead):
                features: Tensor,
                with_objects: bool = True,
                prompt_queries: Optional[Tensor] = None,
-               prompt_kv: Optional[Tuple[Tensor, Tensor]] = None
-               ) -> HeadOutputs:
+               prompt_kv: Optional[Tuple[Tensor, Tensor]] = None,
+               prompt_priors: Optional[Tensor] = None) -> HeadOutputs:
         """Run the shared decoder and the adapters.
 
         Args:
@@ -198,6 +206,12 @@ class RapSAMHead(Mask2FormerHead):
                 (:meth:`PromptAdapter.pixel_kv`), cached by a predictor
                 that prompts the same image again. Computed when needed
                 otherwise.
+            prompt_priors (Tensor, optional): (B, P, H, W) bool, the
+                region each prompt points at
+                (:meth:`PromptEncoder.prior_masks`): the first stage pools
+                the prompt queries' features there. Without it, prompt
+                queries pool under their dot-product masks, as object
+                queries do.
 
         Returns:
             dict[str, list[Tensor]]: per layer (stages, then adapter):
@@ -219,7 +233,15 @@ class RapSAMHead(Mask2FormerHead):
         attn_mask = self._self_attn_mask(num_obj, kernels.shape[1],
                                          kernels.device)
         classifier = self.active_classifier
-        mask_logits = torch.einsum('bnc,bchw->bnhw', kernels, features)
+        if prompt_priors is None or prompt_queries is None:
+            mask_logits = torch.einsum('bnc,bchw->bnhw', kernels, features)
+        else:
+            # Far beyond any pooling threshold: inside pooled, outside not.
+            prior_logits = prompt_priors.to(features.dtype) * 2e4 - 1e4
+            mask_logits = torch.cat([
+                torch.einsum('bnc,bchw->bnhw', kernels[:, :num_obj],
+                             features), prior_logits
+            ], dim=1)
         out: HeadOutputs = dict(
             cls_logits=[], mask_logits=[], prompt_mask_logits=[],
             prompt_iou_logits=[])
@@ -261,13 +283,27 @@ class RapSAMHead(Mask2FormerHead):
         mask[:num_obj, :num_obj] = False
         return mask
 
-    def encode_prompts(self, batch_data_samples: SampleList,
-                       input_shape: tuple,
-                       device: torch.device) -> Tuple[Tensor, Tensor]:
+    def encode_prompts(
+        self,
+        batch_data_samples: SampleList,
+        input_shape: tuple,
+        device: torch.device,
+        feat_shape: Optional[tuple] = None
+    ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
         """Validate, pad and encode the prompts of a batch.
 
+        Args:
+            batch_data_samples (list[DetDataSample]): Samples, some with
+                ``prompt_instances``.
+            input_shape (tuple): Padded input (H, W).
+            device (torch.device): Device of the outputs.
+            feat_shape (tuple, optional): (h, w) of the features; with
+                ``prompt_prior``, the prompts' prior regions are made at
+                this size.
+
         Returns:
-            tuple[Tensor]: prompt queries (B, P, C) and validity (B, P).
+            tuple: prompt queries (B, P, C), validity (B, P) and the prior
+            regions (B, P, h, w) bool, or None.
         """
         prompts = []
         for i, sample in enumerate(batch_data_samples):
@@ -280,14 +316,18 @@ class RapSAMHead(Mask2FormerHead):
         if batch['valid'].shape[1] == 0:
             return batch['valid'].new_zeros(
                 len(prompts), 0, self.embed_dims,
-                dtype=torch.float32), batch['valid']
-        queries = self.prompt_encoder(
-            input_shape,
+                dtype=torch.float32), batch['valid'], None
+        geometry = dict(
             points=batch['points'],
             point_labels=batch['point_labels'],
             boxes=batch['boxes'],
             box_valid=batch['box_valid'])
-        return queries, batch['valid']
+        queries = self.prompt_encoder(input_shape, **geometry)
+        priors = None
+        if self.prompt_prior and feat_shape is not None:
+            priors = self.prompt_encoder.prior_masks(
+                input_shape, tuple(feat_shape), **geometry)
+        return queries, batch['valid'], priors
 
     def forward(self, x: Tuple[Tensor],
                 batch_data_samples: SampleList) -> HeadOutputs:
@@ -309,16 +349,18 @@ class RapSAMHead(Mask2FormerHead):
         has_prompts = any('prompt_instances' in s for s in batch_data_samples)
         with_objects = not has_prompts if self.training else \
             self.test_cfg.get('panoptic_on', True)
-        prompt_queries = valid = None
+        prompt_queries = valid = priors = None
         if has_prompts:
             input_shape = batch_data_samples[0].batch_input_shape
-            prompt_queries, valid = self.encode_prompts(
-                batch_data_samples, input_shape, features.device)
+            prompt_queries, valid, priors = self.encode_prompts(
+                batch_data_samples, input_shape, features.device,
+                features.shape[-2:])
             if prompt_queries.shape[1] == 0:
                 prompt_queries = None
         if prompt_queries is None and not with_objects:
             with_objects = True
-        out = self.decode(features, with_objects, prompt_queries)
+        out = self.decode(features, with_objects, prompt_queries,
+                          prompt_priors=priors)
         if prompt_queries is not None:
             out['prompt_valid'] = [valid]
         return out

@@ -19,10 +19,13 @@ class ModulatedDeformConv2d(nn.Module):
     ``(o1, o2, mask)``; ``cat(o1, o2)`` are the interleaved ``(dy, dx)``
     offsets and ``sigmoid(mask)`` the modulation.
 
-    Two kernels compute the same function: ``'torchvision'``
-    (``torchvision.ops.deform_conv2d``) and ``'grid_sample'`` (bilinear
-    sampling of each kernel tap with ``F.grid_sample``, then one matmul),
-    which exports to ONNX as standard ops that onnxruntime runs.
+    Two kernels compute the same function (equal up to float rounding):
+    ``'torchvision'`` (``torchvision.ops.deform_conv2d``) and
+    ``'grid_sample'`` (bilinear sampling of all kernel taps in one
+    ``F.grid_sample``, then one matmul), which exports to ONNX as standard
+    ops that onnxruntime runs and is the faster one on CPU, where
+    torchvision's im2col runs on a single thread. ``'auto'`` picks
+    torchvision's kernel on CUDA and ``grid_sample`` elsewhere.
 
     Args:
         in_channels (int): Input channels.
@@ -31,7 +34,7 @@ class ModulatedDeformConv2d(nn.Module):
         padding (int): Zero padding. Defaults to 1.
         bias (bool): Whether the deformable conv has a bias.
             Defaults to False.
-        impl (str): ``'torchvision'`` or ``'grid_sample'``.
+        impl (str): ``'torchvision'``, ``'grid_sample'`` or ``'auto'``.
     """
 
     def __init__(self,
@@ -42,7 +45,7 @@ class ModulatedDeformConv2d(nn.Module):
                  bias: bool = False,
                  impl: str = 'torchvision') -> None:
         super().__init__()
-        if impl not in ('torchvision', 'grid_sample'):
+        if impl not in ('torchvision', 'grid_sample', 'auto'):
             raise ValueError(f'unknown deformable conv impl {impl!r}')
         self.impl = impl
         self.kernel_size = kernel_size
@@ -74,7 +77,10 @@ class ModulatedDeformConv2d(nn.Module):
         """
         offset_x, offset_y, mask = torch.chunk(self.offset_conv(x), 3, dim=1)
         offset = torch.cat((offset_x, offset_y), dim=1)
-        if self.impl == 'grid_sample':
+        impl = self.impl
+        if impl == 'auto':
+            impl = 'torchvision' if x.is_cuda else 'grid_sample'
+        if impl == 'grid_sample':
             return self._grid_sample_forward(x, offset, mask.sigmoid())
         return deform_conv2d(
             x,
@@ -86,28 +92,34 @@ class ModulatedDeformConv2d(nn.Module):
 
     def _grid_sample_forward(self, x: Tensor, offset: Tensor,
                              mask: Tensor) -> Tensor:
-        """DCNv2 as k*k bilinear samplings and one matmul (stride 1)."""
+        """DCNv2 as one bilinear sampling of all taps and one matmul.
+
+        The k*k sampling grids are stacked along the height, so a single
+        ``grid_sample`` call returns the columns already in the
+        ``(c, tap)`` order of the flattened weight: (N, C, k*k*H, W) is
+        (N, C*k*k, H*W) without a copy.
+        """
         n, c, h, w = x.shape
         k = self.kernel_size
-        ys = torch.arange(h, device=x.device, dtype=x.dtype)
-        xs = torch.arange(w, device=x.device, dtype=x.dtype)
-        base_y, base_x = torch.meshgrid(ys, xs, indexing='ij')
-        taps = []
-        for i in range(k * k):
-            dy, dx = i // k - self.padding, i % k - self.padding
-            py = base_y + dy + offset[:, 2 * i]
-            px = base_x + dx + offset[:, 2 * i + 1]
-            grid = torch.stack(
-                (2 * px / max(w - 1, 1) - 1, 2 * py / max(h - 1, 1) - 1),
-                dim=-1)
-            sampled = F.grid_sample(
-                x, grid, mode='bilinear', padding_mode='zeros',
-                align_corners=True)
-            taps.append(sampled * mask[:, i:i + 1])
-        # (N, C, k*k, H*W) in the (c, tap) order of the flattened weight.
-        cols = torch.stack(taps, dim=2).reshape(n, c * k * k, h * w)
+        taps = torch.arange(k * k, device=x.device, dtype=x.dtype)
+        tap_y = (taps.div(k, rounding_mode='floor') - self.padding).view(
+            1, -1, 1, 1)
+        tap_x = (taps.remainder(k) - self.padding).view(1, -1, 1, 1)
+        ys = torch.arange(h, device=x.device, dtype=x.dtype).view(1, 1, -1, 1)
+        xs = torch.arange(w, device=x.device, dtype=x.dtype).view(1, 1, 1, -1)
+        offset = offset.view(n, k * k, 2, h, w)
+        py = ys + tap_y + offset[:, :, 0]
+        px = xs + tap_x + offset[:, :, 1]
+        grid = torch.stack(
+            (2 * px / max(w - 1, 1) - 1, 2 * py / max(h - 1, 1) - 1),
+            dim=-1).view(n, k * k * h, w, 2)
+        cols = F.grid_sample(
+            x, grid, mode='bilinear', padding_mode='zeros',
+            align_corners=True).view(n, c, k * k, h * w)
+        cols = (cols * mask.reshape(n, 1, k * k, h * w)).view(
+            n, c * k * k, h * w)
         out = self.weight.reshape(self.weight.shape[0], -1) @ cols
-        out = out.reshape(n, -1, h, w)
+        out = out.view(n, -1, h, w)
         if self.bias is not None:
             out = out + self.bias.view(1, -1, 1, 1)
         return out

@@ -30,7 +30,7 @@ class DeformUpsampleBlock(nn.Module):
                  in_channels: int,
                  out_channels: int,
                  norm_cfg: ConfigType,
-                 deform_impl: str = 'torchvision') -> None:
+                 deform_impl: str = 'auto') -> None:
         super().__init__()
         self.deform_conv = ModulatedDeformConv2d(
             in_channels, out_channels, impl=deform_impl)
@@ -73,8 +73,10 @@ class LiteDeformFPN(BaseModule):
         out_channels (int): Channels of the output map. Defaults to 256.
         norm_cfg (dict): Norm of the upsampling blocks. Defaults to BN; use
             SyncBN for multi-GPU training.
-        deform_impl (str): Kernel of the deformable convs: 'torchvision'
-            (default) or 'grid_sample' (for ONNX export).
+        deform_impl (str): Kernel of the deformable convs: 'auto' (default:
+            torchvision's on CUDA, 'grid_sample' elsewhere), 'torchvision'
+            or 'grid_sample' (also the one for ONNX export). See
+            :class:`ModulatedDeformConv2d`.
         init_cfg (dict, optional): Initialization config.
     """
 
@@ -84,7 +86,7 @@ class LiteDeformFPN(BaseModule):
                  agg_channels: int = 128,
                  out_channels: int = 256,
                  norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
-                 deform_impl: str = 'torchvision',
+                 deform_impl: str = 'auto',
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(in_channels) != 4:
