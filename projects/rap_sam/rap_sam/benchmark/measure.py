@@ -221,28 +221,7 @@ def measure_task(task,
         dict: The row: task fields, :func:`summarize`'s statistics,
         ``times_s``, ``gflops`` and ``peak_mb``.
     """
-    warmup = max(1, warmup)
-    gflops = float('nan')
-    with opts.context():
-        for i in range(warmup):
-            mem = PeakMemory(opts.device)
-            with mem if i == warmup - 1 else contextlib.nullcontext():
-                if i == 0 and flops and not opts.compile:
-                    gflops = count_flops(task.fn, task.modules) / 1e9
-                else:
-                    task.fn()
-        stats = time_it(task.fn, opts.device, repeat, warmup=0)
-    return dict(
-        model=task.model,
-        task=task.name,
-        key=task.key,
-        shape=list(task.shape),
-        compare_to=task.compare_to,
-        note=task.note,
-        gflops=gflops,
-        peak_mb=mem.peak_mb,
-        memory_method=mem.method,
-        **stats)
+    return measure_tasks([task], opts, repeat, warmup, flops)[0]
 
 
 def measure_tasks(tasks: Sequence,

@@ -7,6 +7,8 @@ import torch
 import torch.nn as nn
 from torch.profiler import ProfilerActivity, profile, record_function
 
+from .measure import time_it
+
 #: Sections of the breakdown, in the order of the forward pass.
 SECTIONS = ('backbone', 'neck', 'prompt encoder', 'decoder stages',
             'object adapter', 'prompt adapter', 'head upsampling',
@@ -139,14 +141,11 @@ def compare_deform_impls(model: nn.Module, x: torch.Tensor,
                 for c in convs:
                     c.impl = impl
                 out = model.neck(feats)[0]
-                times = []
-                for _ in range(repeat):
-                    start = time.perf_counter()
-                    model.neck(feats)
-                    times.append(time.perf_counter() - start)
+                stats = time_it(lambda: model.neck(feats), 'cpu', repeat,
+                                warmup=0)
                 ref = out if ref is None else ref
                 results[impl] = dict(
-                    median_ms=sorted(times)[len(times) // 2] * 1e3,
+                    median_ms=stats['median_s'] * 1e3,
                     max_abs_diff=float((out - ref).abs().max()))
     finally:
         with torch.no_grad():
