@@ -147,6 +147,8 @@ def demo_config(data: DemoData, embeddings: dict, args) -> Config:
     head.test_classifier = dict(
         type='OpenVocabClassifier', embedding_file=embeddings['coco_panoptic'],
         embed_dims=None)
+    # From scratch: no ImageNet weights can be fetched here.
+    cfg.model.backbone.init_cfg = None
     cfg.model.train_cfg.num_points = args.num_points
     cfg.model.neck.deform_impl = args.deform_impl
     cfg.model.test_cfg.max_per_video = 5
@@ -172,7 +174,8 @@ def demo_config(data: DemoData, embeddings: dict, args) -> Config:
     for key in ('val_dataloader', 'val_evaluator', 'val_cfg',
                 'test_dataloader', 'test_evaluator', 'test_cfg'):
         cfg.pop(key, None)
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=args.iters)
+    cfg.train_cfg = dict(
+        type='ContinuousIterBasedTrainLoop', max_iters=args.iters)
     cfg.optim_wrapper.optimizer.lr = args.lr
     # No ImageNet weights can be loaded here: the backbone learns at full lr.
     cfg.optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult = 1.0

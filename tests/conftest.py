@@ -20,9 +20,11 @@ torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
 def load_config(name: str, num_points: int = 256) -> Config:
-    """A config with random class embeddings and few sampled points."""
+    """A config with random class embeddings, few sampled points and a
+    backbone trained from scratch (no ImageNet weights are fetched)."""
     cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
     use_random_embeddings(cfg)
+    cfg.model.backbone.init_cfg = None
     cfg.model.train_cfg.num_points = num_points
     return without_batch_padding(cfg)
 

@@ -114,6 +114,7 @@ def test_prompt_decoder_matches_the_predictor_path(exported):
         head = reference.panoptic_head
         queries = head.prompt_encoder(SHAPE, boxes=inputs['boxes'])
         priors = head.prompt_encoder.prior_masks(
-            SHAPE, features.shape[-2:], boxes=inputs['boxes'])
+            SHAPE, features.shape[-2:], boxes=inputs['boxes']) \
+            if head.prompt_prior else None
         out = head.decode(features, False, queries, prompt_priors=priors)
     torch.testing.assert_close(masks, out['prompt_mask_logits'][-1])

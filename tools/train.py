@@ -43,6 +43,25 @@ def parse_args():
     return args
 
 
+def sync_bn_to_bn(node) -> int:
+    """Replace ``SyncBN`` norm configs by ``BN`` in place; return how many.
+
+    Without CUDA there is nothing to synchronise over (torch's SyncBatchNorm
+    refuses CPU tensors in a process group).
+    """
+    count = 0
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+            count += 1
+        for value in node.values():
+            count += sync_bn_to_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            count += sync_bn_to_bn(value)
+    return count
+
+
 def setup_cpu_distributed(cfg: Config) -> None:
     """``torchrun`` without CUDA: a gloo process group, DDP on CPU.
 
@@ -52,7 +71,11 @@ def setup_cpu_distributed(cfg: Config) -> None:
     """
     import torch
     import torch.distributed as dist
-    if cfg.launcher == 'none' or torch.cuda.is_available():
+    if torch.cuda.is_available():
+        return
+    if sync_bn_to_bn(cfg.model):
+        print('No CUDA: SyncBN layers of the config train as BN.')
+    if cfg.launcher == 'none':
         return
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')

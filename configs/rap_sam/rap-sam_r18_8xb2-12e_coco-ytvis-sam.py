@@ -24,7 +24,21 @@ train_embedding_file = \
 # (--vocab coco_panoptic), matching the fusion head's 80 things / 53 stuff.
 test_embedding_file = 'data/embeddings/coco_panoptic_convnext_large_d_320.pth'
 
+# ImageNet weights of the backbone, fetched by torchvision where the machine
+# is online; offline, give a local file
+#   --cfg-options model.backbone.init_cfg.checkpoint=/path/to/resnet18.pth
+# or train from scratch with --cfg-options model.backbone.init_cfg=None.
+backbone_checkpoint = 'torchvision://resnet18'
+
 model = dict(
+    backbone=dict(
+        init_cfg=dict(
+            _delete_=True,
+            type='Pretrained',
+            checkpoint=backbone_checkpoint)),
+    # Batch statistics over all GPUs (tools/train.py falls back to BN for
+    # CPU runs, where SyncBN cannot synchronise).
+    neck=dict(norm_cfg=dict(type='SyncBN', requires_grad=True)),
     panoptic_head=dict(
         num_things_classes=num_things_classes,
         num_stuff_classes=num_stuff_classes,

@@ -160,9 +160,10 @@ def check(args: argparse.Namespace, model, reference, x, meta,
 
     features = ref[2]
     prompts = click_prompts(args.num_clicks, meta)
-    decoder = PromptDecoderExport(model, meta['batch_input_shape']).eval()
-    ref_decoder = PromptDecoderExport(reference,
-                                      meta['batch_input_shape']).eval()
+    decoder = PromptDecoderExport(model, meta['batch_input_shape'],
+                                  meta['img_shape']).eval()
+    ref_decoder = PromptDecoderExport(reference, meta['batch_input_shape'],
+                                      meta['img_shape']).eval()
     feeds = dict(features=features.numpy(),
                  **{k: v.numpy() for k, v in prompts.items()})
     with torch.no_grad():
@@ -202,7 +203,7 @@ def main() -> None:
         features = model.extract_feat(x)[0]
     export_image_model(model, x, paths['image'], args.opset)
     export_prompt_decoder(model, features, meta['batch_input_shape'],
-                          paths['prompt'], args.opset)
+                          paths['prompt'], meta['img_shape'], args.opset)
     summary = dict(
         config=args.config,
         input_shape=list(x.shape),

@@ -15,21 +15,31 @@ num_frames = 2
 # A YouTube-VIS reference frame is drawn within this many annotated frames
 # (every 5th video frame) of the key frame.
 ytvis_frame_range = 5
+# Prompts per image: clicks only (box_prompt_prob 0), as the official
+# recipe; raise box_prompt_prob to train box prompts as well.
 num_prompts = 30
-# Samples per epoch of each source, as a multiple of its size.
-repeat_factors = dict(coco_video=1.0, ytvis=1.0, coco_prompt=1.0)
+box_prompt_prob = 0.
+# Samples per epoch of each source, as a multiple of its size. The official
+# recipe repeats YouTube-VIS 25x: about 40 / 19 / 40 % of the samples are
+# COCO pseudo videos / YouTube-VIS clips / COCO prompt images.
+repeat_factors = dict(coco_video=1.0, ytvis=25.0, coco_prompt=1.0)
 merged_vocabularies = ('coco_panoptic', 'ytvis2019')
 backend_args = None
 
-# Large-scale jitter: scale the image to [0.1, 2] x the training size.
-random_flip_resize = [
+# Random flip, then large-scale jitter as the official recipe: [0.8, 2] x
+# the training size for the video tasks, [0.1, 2] for prompts.
+video_flip_resize = [
     dict(type='RandomFlip', prob=0.5),
     dict(
         type='RandomResize',
         scale=image_size[::-1],  # (w, h)
-        ratio_range=(0.1, 2.0),
+        ratio_range=(0.8, 2.0),
         resize_type='Resize',
         keep_ratio=True)
+]
+prompt_flip_resize = [
+    video_flip_resize[0],
+    dict(video_flip_resize[1], ratio_range=(0.1, 2.0))
 ]
 random_crop = dict(
     type='RandomCrop',
@@ -63,7 +73,7 @@ coco_video_pipeline = [
     dict(
         type='TransformBroadcaster',
         share_random_params=True,
-        transforms=random_flip_resize),
+        transforms=video_flip_resize),
     dict(
         type='TransformBroadcaster',
         share_random_params=False,
@@ -93,7 +103,7 @@ ytvis_pipeline = [
             dict(
                 type='MapToMergedVocabulary',
                 source='ytvis2019',
-                vocabularies=merged_vocabularies), *random_flip_resize,
+                vocabularies=merged_vocabularies), *video_flip_resize,
             random_crop,
             dict(
                 type='FilterTrackAnnotations',
@@ -112,7 +122,7 @@ coco_prompt_pipeline = [
         with_mask=True,
         with_seg=True,
         backend_args=backend_args),
-    *random_flip_resize,
+    *prompt_flip_resize,
     random_crop,
     dict(
         type='FilterAnnotations',
@@ -124,7 +134,7 @@ coco_prompt_pipeline = [
         type='SamplePrompts',
         num_prompts=num_prompts,
         num_points=1,
-        box_prob=0.5,
+        box_prob=box_prompt_prob,
         prompt_type_per='prompt',
         box_noise_scale=0.1,
         box_noise_max=20.),

@@ -45,7 +45,11 @@ model = dict(
         num_queries=100,
         embed_dims=256,
         num_stages=3,
-        stage_cfg=dict(num_heads=8, ffn_channels=2048, mask_threshold=0.5),
+        stage_cfg=dict(
+            num_heads=8,
+            ffn_channels=2048,
+            mask_threshold=0.5,
+            cls_temperature=0.1),
         classifier=dict(
             type='OpenVocabClassifier',
             embedding_file=embedding_file,
@@ -69,7 +73,8 @@ model = dict(
             naive_dice=True,
             eps=1.0,
             loss_weight=5.0),
-        loss_iou=dict(type='MSELoss', loss_weight=1.0),
+        # regression of the raw IoU output onto the Dice coefficient
+        loss_iou=dict(type='MSELoss', loss_weight=10.0),
         no_object_weight=0.1),
     # MaskFormer's post-processing, resizing only the masks it uses.
     panoptic_fusion_head=dict(

@@ -61,6 +61,10 @@ class PromptDecoderExport(nn.Module):
         model (nn.Module): A RAP-SAM model in eval mode.
         input_shape (tuple[int, int]): Padded input (H, W) the prompt
             coordinates live in (4x the features' size).
+        image_shape (tuple[int, int], optional): The image (H, W) inside
+            the padded input, which prompt coordinates are normalised by
+            (``PromptEncoder.normalize_by='img_shape'``). Defaults to
+            ``input_shape``.
 
     Inputs:
         features (Tensor): (1, C, H / 4, W / 4), from the image model.
@@ -72,14 +76,20 @@ class PromptDecoderExport(nn.Module):
             box-only prompt has one click with label -1.
 
     Outputs:
-        mask_logits (1, P, H / 4, W / 4) and iou_scores (1, P) in [0, 1].
+        mask_logits (1, P, H / 4, W / 4) and iou_scores (1, P) (see the
+        head's ``bounded_iou``).
     """
 
-    def __init__(self, model: nn.Module, input_shape: Tuple[int,
-                                                            int]) -> None:
+    def __init__(self,
+                 model: nn.Module,
+                 input_shape: Tuple[int, int],
+                 image_shape: Optional[Tuple[int, int]] = None) -> None:
         super().__init__()
         self.head = model.panoptic_head
         self.input_shape = tuple(input_shape)
+        self.image_shape = tuple(image_shape or input_shape)
+        if self.head.prompt_encoder.normalize_by == 'batch_input_shape':
+            self.image_shape = self.input_shape
 
     def forward(self, features: Tensor, point_coords: Tensor,
                 point_labels: Tensor, boxes: Tensor,
@@ -89,7 +99,7 @@ class PromptDecoderExport(nn.Module):
             point_labels=point_labels,
             boxes=boxes,
             box_valid=box_valid)
-        queries = self.head.prompt_encoder(self.input_shape, **geometry)
+        queries = self.head.prompt_encoder(self.image_shape, **geometry)
         priors = None
         if self.head.prompt_prior:
             priors = self.head.prompt_encoder.prior_masks(
@@ -98,7 +108,7 @@ class PromptDecoderExport(nn.Module):
             features, with_objects=False, prompt_queries=queries,
             prompt_priors=priors)
         return (out['prompt_mask_logits'][-1],
-                out['prompt_iou_logits'][-1].sigmoid())
+                self.head.prompt_scores(out['prompt_iou_logits'][-1]))
 
 
 def prompt_inputs(points: Optional[Tensor] = None,
@@ -153,6 +163,7 @@ def export_prompt_decoder(model: nn.Module,
                           features: Tensor,
                           input_shape: Tuple[int, int],
                           path: str,
+                          image_shape: Optional[Tuple[int, int]] = None,
                           opset: int = 18,
                           max_prompts: int = 1024) -> None:
     """Export :class:`PromptDecoderExport`, dynamic in prompts and clicks.
@@ -180,7 +191,7 @@ def export_prompt_decoder(model: nn.Module,
         1: prompts
     })
     torch.onnx.export(
-        PromptDecoderExport(model, input_shape).eval(),
+        PromptDecoderExport(model, input_shape, image_shape).eval(),
         args,
         path,
         input_names=list(PROMPT_INPUTS),

@@ -215,7 +215,7 @@ class RapSAMPredictor:
                           prompt_priors=priors)
         logits = out['prompt_mask_logits'][-1][0]
         masks = self._to_original(logits) > 0
-        iou = out['prompt_iou_logits'][-1][0].sigmoid()
+        iou = head.prompt_scores(out['prompt_iou_logits'][-1][0])
         return dict(masks=masks.cpu().numpy(), iou_scores=iou.cpu().numpy())
 
     def _prompts(self, points, point_labels, boxes) -> InstanceData:

@@ -190,7 +190,7 @@ class VideoPredictor:
                           new: Optional[InstanceData],
                           results: Dict[str, list]) -> None:
         logits = out['prompt_mask_logits'][-1][0]
-        ious = out['prompt_iou_logits'][-1][0].sigmoid()
+        ious = self.head.prompt_scores(out['prompt_iou_logits'][-1][0])
         ids = list(self.prompted)
         num_tracked = len(tracked) if tracked is not None else 0
         for i in range(len(logits) - num_tracked):

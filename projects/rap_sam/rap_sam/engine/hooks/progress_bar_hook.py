@@ -30,8 +30,9 @@ class ProgressBarHook(Hook):
         if self.bar is None:
             return
         if outputs and self.loss_key in outputs:
-            self.bar.set_postfix({self.loss_key: float(outputs[
-                self.loss_key])})
+            loss = outputs[self.loss_key]
+            loss = loss.item() if hasattr(loss, 'item') else float(loss)
+            self.bar.set_postfix({self.loss_key: loss})
         self.bar.update(1)
 
     def after_train(self, runner) -> None:

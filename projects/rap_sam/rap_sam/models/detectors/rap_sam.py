@@ -45,6 +45,29 @@ class RapSAM(TestVocabularyMeta, MaskFormer):
     (video panoptic segmentation, ids stable over the video).
     """
 
+    def init_weights(self) -> None:
+        """Initialise, loading the backbone's ``Pretrained`` weights first.
+
+        Raises:
+            RuntimeError: Naming the checkpoint, when the backbone's
+                pretrained weights cannot be loaded (a missing file, or a
+                ``torchvision://`` name on a machine without network).
+        """
+        init_cfg = getattr(self.backbone, 'init_cfg', None)
+        if isinstance(init_cfg, dict) and \
+                init_cfg.get('type') == 'Pretrained':
+            checkpoint = init_cfg.get('checkpoint')
+            try:
+                self.backbone.init_weights()
+            except (OSError, RuntimeError, ValueError) as err:
+                raise RuntimeError(
+                    'could not load the backbone\'s pretrained weights '
+                    f'{checkpoint!r}: {err}. Give a local file with '
+                    '--cfg-options model.backbone.init_cfg.checkpoint='
+                    'PATH, or train from scratch with --cfg-options '
+                    'model.backbone.init_cfg=None') from err
+        super().init_weights()
+
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: Samples) -> Dict[str, Tensor]:
         """Losses of an image batch (N, C, H, W) or a clip batch

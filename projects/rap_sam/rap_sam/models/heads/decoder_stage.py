@@ -41,6 +41,10 @@ class DynamicConvDecoderStage(nn.Module):
         num_heads (int): Self-attention heads. Defaults to 8.
         ffn_channels (int): FFN hidden dims. Defaults to 2048.
         mask_threshold (float): Probability threshold of mask pooling.
+        cls_temperature (float): The stage's class logits are the
+            classifier's divided by it. Defaults to 0.1 (official: it
+            sharpens the softmax of the per-stage losses; the adapter's
+            logits, the published ones, have none).
     """
 
     def __init__(self,
@@ -48,9 +52,11 @@ class DynamicConvDecoderStage(nn.Module):
                  text_dims: int = 768,
                  num_heads: int = 8,
                  ffn_channels: int = 2048,
-                 mask_threshold: float = 0.5) -> None:
+                 mask_threshold: float = 0.5,
+                 cls_temperature: float = 0.1) -> None:
         super().__init__()
         self.mask_threshold = mask_threshold
+        self.cls_temperature = cls_temperature
         self.kernel_update = KernelUpdator(
             in_channels=embed_dims,
             feat_channels=embed_dims,
@@ -99,7 +105,8 @@ class DynamicConvDecoderStage(nn.Module):
             need_weights=False)[0]
         kernels = self.self_attn_norm(kernels + attended)
         kernels = self.ffn_norm(self.ffn(kernels))
-        cls_logits = classifier(self.cls_proj(self.cls_fcs(kernels)))
+        cls_logits = classifier(self.cls_proj(
+            self.cls_fcs(kernels))) / self.cls_temperature
         mask_embeds = self.mask_fcs(kernels)
         mask_logits = torch.einsum('bnc,bchw->bnhw',
                                    self.mask_proj(mask_embeds), features)

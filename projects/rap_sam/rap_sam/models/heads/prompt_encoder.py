@@ -1,42 +1,62 @@
 """Encoding of visual prompts (points, boxes) into decoder queries."""
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
-from mmdet.models.layers.transformer.utils import coordinate_to_encoding
+from mmdet.models.layers.transformer.utils import (coordinate_to_encoding,
+                                                    inverse_sigmoid)
 from mmdet.registry import MODELS
 
+# Type-embedding rows: clicks and boxes with ``type_per_kind``; the
+# official model adds row 1 to every prompt.
 POINT, BOX = 0, 1
+NORMALIZERS = ('img_shape', 'batch_input_shape')
 
 
 @MODELS.register_module()
 class PromptEncoder(nn.Module):
     """Turns each prompt (clicks and/or a box) into one query.
 
-    Every prompt element is a box ``(cx, cy, w, h)`` normalised by the
-    padded input size; a click is a small box of side ``point_size`` pixels.
-    Each element is sine-encoded (``coordinate_to_encoding``, 4 x
+    Every prompt element is a box ``(cx, cy, w, h)`` normalised by an image
+    size; a click is a box of side ``point_size`` pixels centred on it. Each
+    element goes through an inverse-sigmoid / sigmoid round trip (a clamp
+    to [1e-5, 1 - 1e-5]), is sine-encoded (``coordinate_to_encoding``, 4 x
     ``num_pos_feats``), projected by ``pos_proj`` and, for clicks, shifted
     by a positive / negative click embedding; the elements of a prompt are
     averaged. The query is that position term plus a learned content
-    embedding and an embedding of the prompt type (point or box).
+    embedding and a type embedding.
+
+    The defaults are the official model's encoding: 6-pixel clicks,
+    coordinates divided by the unpadded image size (``img_shape``) and type
+    row 1 for every prompt (row 0 was never trained there).
 
     Args:
         embed_dims (int): Query dims. Defaults to 256.
         num_pos_feats (int): Sine features per coordinate. Defaults to 128.
         point_size (float): Side of the box a click stands for, in input
-            pixels. Defaults to 8.
+            pixels. Defaults to 6 (official).
+        normalize_by (str): ``'img_shape'`` (official: the image without
+            its padding) or ``'batch_input_shape'`` (the padded input).
+        type_per_kind (bool): False (official): every prompt adds type row
+            1. True: clicks add row 0 and boxes row 1.
     """
 
     def __init__(self,
                  embed_dims: int = 256,
                  num_pos_feats: int = 128,
-                 point_size: float = 8.) -> None:
+                 point_size: float = 6.,
+                 normalize_by: str = 'img_shape',
+                 type_per_kind: bool = False) -> None:
         super().__init__()
+        if normalize_by not in NORMALIZERS:
+            raise ValueError(f'normalize_by must be one of {NORMALIZERS}, '
+                             f'got {normalize_by!r}')
         self.num_pos_feats = num_pos_feats
         self.point_size = point_size
+        self.normalize_by = normalize_by
+        self.type_per_kind = type_per_kind
         self.content_embed = nn.Embedding(1, embed_dims)
         self.type_embed = nn.Embedding(2, embed_dims)
         self.pos_proj = nn.Linear(4 * num_pos_feats, embed_dims)
@@ -49,12 +69,13 @@ class PromptEncoder(nn.Module):
     def _encode(self, cxcywh: Tensor) -> Tensor:
         """(B, P, K, 4) normalised boxes -> (B, P, K, embed_dims)."""
         b, p, k, _ = cxcywh.shape
+        cxcywh = inverse_sigmoid(cxcywh, eps=1e-5).sigmoid()
         enc = coordinate_to_encoding(
             cxcywh.reshape(b, p * k, 4), num_feats=self.num_pos_feats)
         return self.pos_proj(enc).reshape(b, p, k, -1)
 
     def forward(self,
-                input_shape: tuple,
+                image_sizes: Union[tuple, Tensor],
                 points: Optional[Tensor] = None,
                 point_labels: Optional[Tensor] = None,
                 boxes: Optional[Tensor] = None,
@@ -62,7 +83,9 @@ class PromptEncoder(nn.Module):
         """Encode a batch of prompts.
 
         Args:
-            input_shape (tuple): Padded input (H, W) the coordinates live in.
+            image_sizes (tuple | Tensor): (H, W) the coordinates are
+                normalised by, one for the batch or (B, 2) per sample (see
+                ``normalize_by``).
             points (Tensor, optional): (B, P, K, 2) click (x, y) in pixels.
             point_labels (Tensor, optional): (B, P, K): 1 positive click,
                 0 negative click, -1 padding.
@@ -74,42 +97,45 @@ class PromptEncoder(nn.Module):
         Returns:
             Tensor: Prompt queries (B, P, embed_dims).
         """
-        h, w = input_shape
-        scale_xy = torch.tensor([w, h], dtype=torch.float32)
+        ref = points if points is not None else boxes
+        if ref is None:
+            raise ValueError('PromptEncoder needs points or boxes')
+        # (B, 1, 1, 2) or (1, 1, 1, 2): (w, h) of each sample
+        scale_xy = torch.as_tensor(
+            image_sizes, dtype=torch.float32,
+            device=ref.device).reshape(-1, 2).flip(-1)[:, None, None]
         pos_terms, weights = [], []
         has_box = None
         if points is not None:
-            scale_xy = scale_xy.to(points.device)
             centers = points.float() / scale_xy
-            size = points.new_tensor([self.point_size / w,
-                                      self.point_size / h]).float()
-            cxcywh = torch.cat([centers, size.expand_as(centers)], dim=-1)
+            size = (self.point_size / scale_xy).expand_as(centers)
+            cxcywh = torch.cat([centers, size], dim=-1)
             click = point_labels.clamp(min=0).long()
             pos_terms.append(
                 self._encode(cxcywh) + self.click_embed(click))
             weights.append((point_labels >= 0).float())
         if boxes is not None:
-            scale_xy = scale_xy.to(boxes.device)
-            boxes = boxes.float()
+            boxes = boxes.float()[:, :, None]
             centers = (boxes[..., :2] + boxes[..., 2:]) / 2 / scale_xy
             sizes = (boxes[..., 2:] - boxes[..., :2]).clamp(min=0) / scale_xy
-            cxcywh = torch.cat([centers, sizes], dim=-1)[:, :, None]
+            cxcywh = torch.cat([centers, sizes], dim=-1)
             pos_terms.append(self._encode(cxcywh))
             if box_valid is None:
                 box_valid = boxes.new_ones(boxes.shape[:2], dtype=torch.bool)
             has_box = box_valid
             weights.append(box_valid.float()[..., None])
-        if not pos_terms:
-            raise ValueError('PromptEncoder needs points or boxes')
         pos = torch.cat(pos_terms, dim=2)
         weight = torch.cat(weights, dim=2)
         count = weight.sum(dim=2, keepdim=True)
         pos = (pos * weight[..., None]).sum(dim=2) / count.clamp(min=1)
-        if has_box is None:
-            has_box = torch.zeros(
-                pos.shape[:2], dtype=torch.bool, device=pos.device)
-        prompt_type = torch.where(has_box, BOX, POINT)
-        return pos + self.type_embed(prompt_type) + self.content_embed.weight
+        if not self.type_per_kind:
+            type_embed = self.type_embed.weight[BOX]
+        else:
+            if has_box is None:
+                has_box = torch.zeros(
+                    pos.shape[:2], dtype=torch.bool, device=pos.device)
+            type_embed = self.type_embed(torch.where(has_box, BOX, POINT))
+        return pos + type_embed + self.content_embed.weight
 
     def prior_masks(self,
                     input_shape: tuple,

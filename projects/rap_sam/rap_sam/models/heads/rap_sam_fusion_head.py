@@ -78,8 +78,9 @@ class RapSAMFusionHead(MaskFormerFusionHead):
         The same decisions, made from per-query pixel counts (one
         ``bincount`` of the argmax map, one sum of the thresholded masks)
         instead of full-size comparisons per query; the map is painted with
-        one lookup. Identical output, including the instance ids of things
-        whose painted region is empty.
+        one lookup. Identical output, including the instance ids: a query
+        whose argmax region or thresholded mask is empty paints nothing and
+        takes no id.
 
         Args:
             mask_cls (Tensor): (num_queries, num_classes + 1) logits.
@@ -114,7 +115,8 @@ class RapSAMFusionHead(MaskFormerFusionHead):
         for pred_class, mask_area, original_area in zip(
                 cur_classes.tolist(), mask_areas.tolist(),
                 original_areas.tolist()):
-            if mask_area > 0 and original_area > 0 and \
+            # An empty region paints nothing and takes no instance id.
+            if mask_area == 0 or original_area == 0 or \
                     mask_area / original_area < iou_thr:
                 values.append(void)
             elif pred_class >= self.num_things_classes:

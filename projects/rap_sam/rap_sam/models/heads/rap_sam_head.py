@@ -22,6 +22,40 @@ from .prompt_batch import collate_prompts, validate_prompts
 HeadOutputs = Dict[str, List[Tensor]]
 
 
+def dice_coefficient(point_logits: Tensor, point_targets: Tensor) -> Tensor:
+    """Smoothed Dice coefficient (eps 1) of each mask on sampled points.
+
+    Args:
+        point_logits (Tensor): (M, num_points) mask logits.
+        point_targets (Tensor): (M, num_points) targets in [0, 1].
+
+    Returns:
+        Tensor: (M,) ``(2 |p t| + 1) / (|p| + |t| + 1)``, p the sigmoid.
+    """
+    probs = point_logits.sigmoid()
+    inter = (probs * point_targets).sum(-1)
+    return (2 * inter + 1) / (probs.sum(-1) + point_targets.sum(-1) + 1)
+
+
+def mask_iou(mask_logits: Tensor, targets: Tensor) -> Tensor:
+    """IoU of binarised masks with their targets at the masks' size.
+
+    Args:
+        mask_logits (Tensor): (M, h, w) mask logits.
+        targets (Tensor): (M, H, W) binary targets.
+
+    Returns:
+        Tensor: (M,) IoU.
+    """
+    small_targets = F.interpolate(
+        targets.unsqueeze(1), mask_logits.shape[-2:],
+        mode='nearest').squeeze(1) > 0.5
+    pred = mask_logits > 0
+    inter = (pred & small_targets).flatten(1).sum(-1).float()
+    union = (pred | small_targets).flatten(1).sum(-1).float()
+    return inter / union.clamp(min=1)
+
+
 @MODELS.register_module()
 class RapSAMHead(Mask2FormerHead):
     """The decoder of RAP-SAM, shared by object and prompt queries.
@@ -64,7 +98,12 @@ class RapSAMHead(Mask2FormerHead):
             windows around its positive clicks) instead of under the
             prompt's dot-product mask, so that from the first iteration a
             prompt reads the object it names. Adds no parameters. Defaults
-            to True; set False for the dot-product start of object queries.
+            to False (official: the dot-product start of object queries).
+        bounded_iou (bool): False (official): the IoU output of a prompt is
+            the raw linear output, regressed (MSE) onto the Dice
+            coefficient of its mask on the sampled points, and published
+            as is. True: a sigmoid of it, regressed onto the mask IoU at
+            stride 4, so scores lie in [0, 1].
         loss_cls (dict): Classification loss (class_weight gives the
             no-object weight).
         loss_mask (dict): Mask BCE loss.
@@ -89,9 +128,11 @@ class RapSAMHead(Mask2FormerHead):
                  embed_dims: int = 256,
                  num_stages: int = 3,
                  stage_cfg: ConfigType = dict(
-                     num_heads=8, ffn_channels=2048, mask_threshold=0.5),
+                     num_heads=8, ffn_channels=2048, mask_threshold=0.5,
+                     cls_temperature=0.1),
                  prompt_encoder: ConfigType = dict(type='PromptEncoder'),
-                 prompt_prior: bool = True,
+                 prompt_prior: bool = False,
+                 bounded_iou: bool = False,
                  loss_cls: ConfigType = dict(
                      type='CrossEntropyLoss',
                      use_sigmoid=False,
@@ -110,7 +151,7 @@ class RapSAMHead(Mask2FormerHead):
                      naive_dice=True,
                      eps=1.0,
                      loss_weight=5.0),
-                 loss_iou: ConfigType = dict(type='MSELoss', loss_weight=1.0),
+                 loss_iou: ConfigType = dict(type='MSELoss', loss_weight=10.0),
                  no_object_weight: float = 0.1,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
@@ -136,12 +177,12 @@ class RapSAMHead(Mask2FormerHead):
         self.object_queries = nn.Embedding(num_queries, embed_dims)
         self.prompt_encoder = MODELS.build(prompt_encoder)
         self.prompt_prior = prompt_prior
+        self.bounded_iou = bounded_iou
         self.stages = ModuleList(
             DynamicConvDecoderStage(embed_dims, text_dims, **stage_cfg)
             for _ in range(num_stages))
         self.object_adapter = ObjectAdapter(
-            embed_dims, text_dims,
-            stage_cfg.get('mask_threshold', 0.5))
+            embed_dims, text_dims, stage_cfg.get('mask_threshold', 0.5))
         self.prompt_adapter = PromptAdapter(embed_dims,
                                             stage_cfg.get('num_heads', 8))
 
@@ -171,12 +212,28 @@ class RapSAMHead(Mask2FormerHead):
         self.loss_iou = MODELS.build(loss_iou)
 
     def init_weights(self) -> None:
-        """Xavier-init the linear layers of the decoder."""
+        """Truncated-normal (std 0.02) linear layers, as the official head.
+
+        The click embedding stays zero, so that a converted official model
+        encodes positive clicks as it was trained to.
+        """
         BaseModule.init_weights(self)
-        for stage in self.stages:
-            for p in stage.parameters():
-                if p.dim() > 1:
-                    nn.init.xavier_uniform_(p)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+    def prompt_scores(self, iou_logits: Tensor) -> Tensor:
+        """The published IoU score of prompt masks (see ``bounded_iou``).
+
+        Args:
+            iou_logits (Tensor): (..., P) IoU outputs of a layer.
+
+        Returns:
+            Tensor: (..., P) scores: raw (official) or in [0, 1].
+        """
+        return iou_logits.sigmoid() if self.bounded_iou else iou_logits
 
     @property
     def active_classifier(self) -> nn.Module:
@@ -322,7 +379,12 @@ class RapSAMHead(Mask2FormerHead):
             point_labels=batch['point_labels'],
             boxes=batch['boxes'],
             box_valid=batch['box_valid'])
-        queries = self.prompt_encoder(input_shape, **geometry)
+        size_key = self.prompt_encoder.normalize_by
+        image_sizes = [
+            s.metainfo.get(size_key, input_shape)[:2]
+            for s in batch_data_samples
+        ]
+        queries = self.prompt_encoder(image_sizes, **geometry)
         priors = None
         if self.prompt_prior and feat_shape is not None:
             priors = self.prompt_encoder.prior_masks(
@@ -502,14 +564,12 @@ class RapSAMHead(Mask2FormerHead):
             point_targets.reshape(-1),
             avg_factor=num_masks * self.num_points)
         with torch.no_grad():
-            small_targets = F.interpolate(
-                targets.unsqueeze(1), mask_logits.shape[-2:],
-                mode='nearest').squeeze(1) > 0.5
-            pred = mask_logits > 0
-            inter = (pred & small_targets).flatten(1).sum(-1).float()
-            union = (pred | small_targets).flatten(1).sum(-1).float()
-            iou_targets = inter / union.clamp(min=1)
-        loss_iou = self.loss_iou(iou_logits.sigmoid(), iou_targets)
+            if self.bounded_iou:
+                iou_targets = mask_iou(mask_logits, targets)
+            else:
+                iou_targets = dice_coefficient(point_logits, point_targets)
+        loss_iou = self.loss_iou(
+            self.prompt_scores(iou_logits), iou_targets)
         return loss_mask, loss_dice, loss_iou
 
     # ------------------------------------------------------------------
@@ -529,7 +589,8 @@ class RapSAMHead(Mask2FormerHead):
             ``mask_logits`` (B, N, H_in, W_in) of object queries when they
             ran (at stride 4, (B, N, H, W), when ``test_cfg.upsample_masks``
             is False); ``prompt_mask_logits`` (B, P, H_in, W_in),
-            ``prompt_iou`` (B, P) in [0, 1] and ``prompt_valid`` (B, P)
+            ``prompt_iou`` (B, P) (see ``bounded_iou``) and
+            ``prompt_valid`` (B, P)
             when prompts ran.
         """
         out = self(x, batch_data_samples)
@@ -546,7 +607,8 @@ class RapSAMHead(Mask2FormerHead):
             results['prompt_mask_logits'] = F.interpolate(
                 out['prompt_mask_logits'][-1], size=size, mode='bilinear',
                 align_corners=False)
-            results['prompt_iou'] = out['prompt_iou_logits'][-1].sigmoid()
+            results['prompt_iou'] = self.prompt_scores(
+                out['prompt_iou_logits'][-1])
             results['prompt_valid'] = out['prompt_valid'][0]
         return results
 

@@ -109,6 +109,19 @@ class LiteDeformFPN(BaseModule):
         self.output_conv = nn.Conv2d(agg_channels, agg_channels, 3, padding=1)
         self.coord_conv = nn.Conv2d(agg_channels + 2, out_channels, 1)
 
+    def init_weights(self) -> None:
+        """Xavier-uniform 1x1 / 3x3 convs with zero biases (the official
+        neck's), unless ``init_cfg`` says otherwise. The deformable convs
+        keep their own initialisation (zero offsets)."""
+        super().init_weights()
+        if self.init_cfg is not None:
+            return
+        for conv in (*self.lateral_convs, *self.fuse_convs,
+                     self.output_conv, self.coord_conv):
+            nn.init.xavier_uniform_(conv.weight)
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
+
     @staticmethod
     def coord_channels(x: Tensor) -> Tensor:
         """Normalised (x, y) coordinates in [-1, 1], shape (N, 2, H, W)."""
