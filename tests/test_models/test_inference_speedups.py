@@ -69,6 +69,29 @@ def test_fusion_head_gives_maskformers_results(object_mask_thr, rescale,
     assert expected['pan_results'].sem_seg.unique().numel() > 1
 
 
+@pytest.mark.parametrize('filter_low_score', [True, False])
+def test_fusion_head_empty_regions_take_no_instance_id(filter_low_score):
+    """Things whose region is empty paint nothing and use no id (mmdet)."""
+    test_cfg = dict(iou_thr=0.8, filter_low_score=filter_low_score,
+                    object_mask_thr=0.5)
+    ours = RapSAMFusionHead(3, 1, test_cfg=test_cfg)
+    mmdet = MaskFormerFusionHead(3, 1, test_cfg=test_cfg)
+    h = w = 8
+    masks = torch.full((4, h, w), -5.)
+    masks[0, :, :4] = 5.  # thing: left half
+    masks[1, :, :4] = 4.  # thing: the same pixels, always outscored
+    masks[2, :, 4:] = 0.  # thing: wins the right half, never above 0.5
+    masks[3, :4, 4:] = 5.  # thing: top right
+    cls_logits = torch.full((4, 5), -10.)
+    cls_logits[:, 0] = 10.  # every query a confident thing of class 0
+    cls_logits[0, 0] = 11.  # query 0 outscores query 1 everywhere
+    expected = mmdet.panoptic_postprocess(cls_logits, masks).sem_seg
+    got = ours.panoptic_postprocess(cls_logits, masks).sem_seg
+    assert torch.equal(got, expected)
+    ids = sorted(set(got.unique().tolist()) - {4})
+    assert ids == [1000, 2000], ids  # ids 1 and 2: no gap for queries 1, 2
+
+
 def test_fusion_head_without_kept_queries():
     head = RapSAMFusionHead(
         2, 1, test_cfg=dict(object_mask_thr=1.1, instance_on=False))
