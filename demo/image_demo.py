@@ -33,6 +33,10 @@ def parse_args():
     parser.add_argument('config', help='model config file')
     parser.add_argument('--checkpoint', help='checkpoint file')
     parser.add_argument(
+        '--unsafe-load', action='store_true',
+        help='unpickle the checkpoint fully (runs any code it holds): only '
+        'for a legacy file you trust')
+    parser.add_argument(
         '--random-weights', action='store_true',
         help='no checkpoint and random class embeddings (smoke runs)')
     parser.add_argument(
@@ -54,7 +58,8 @@ def main():
                          'smoke run with an untrained model')
     torch.manual_seed(0)
     model = build_model(args.config, args.checkpoint, args.device,
-                        random_weights=args.random_weights)
+                        random_weights=args.random_weights,
+                        unsafe_load=args.unsafe_load)
     predictor = RapSAMPredictor(model)
     image = to_rgb_uint8(args.image)
     os.makedirs(args.out_dir, exist_ok=True)

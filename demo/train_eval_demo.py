@@ -37,7 +37,8 @@ from rap_sam.datasets.class_names import (COCO_PANOPTIC_NUM_THINGS,
                                           canonical_text, get_vocabulary)
 from rap_sam.datasets.demo_data import DemoData, prepare_demo_data
 from rap_sam.datasets.pipeline_utils import resize_pipeline
-from rap_sam.evaluation.quick_eval import (evaluate_panoptic,
+from rap_sam.evaluation.quick_eval import (evaluate_box_prompts,
+                                           evaluate_panoptic,
                                            evaluate_point_prompts,
                                            evaluate_video_instances)
 from rap_sam.inference.visualization import overlay_masks, overlay_panoptic
@@ -81,6 +82,30 @@ def parse_args(argv=None):
     parser.add_argument('--num-points', type=int, default=2048,
                         help='points sampled per mask for the losses')
     parser.add_argument('--seed', type=int, default=0)
+    recipe = parser.add_argument_group(
+        'recipe', 'how the demo fits its own samples (defaults measured, '
+        'see the README)')
+    recipe.add_argument('--num-prompts', type=int, default=30,
+                        help='prompts per prompt image (official: 30)')
+    recipe.add_argument('--box-prob', type=float, default=0.5,
+                        help='share of box prompts (official: 0, clicks '
+                        'only; the demo scores boxes too)')
+    recipe.add_argument('--repeat-factors', type=float, nargs=3,
+                        default=[1., 1., 1.],
+                        metavar=('COCO_VIDEO', 'VIDEO', 'PROMPT'),
+                        help='samples per epoch of each source, as a '
+                        'multiple of its size')
+    recipe.add_argument('--jitter', type=float, nargs=2,
+                        default=[0.75, 1.25], metavar=('MIN', 'MAX'),
+                        help='scale jitter of the training size')
+    recipe.add_argument('--prompt-prior', type=int, default=0,
+                        choices=[0, 1],
+                        help='first pooling of prompts in their box / click '
+                        'windows (1) or under their dot-product mask (0, '
+                        'official)')
+    recipe.add_argument('--cls-temperature', type=float, default=0.1,
+                        help='temperature of the stage class logits '
+                        '(official: 0.1)')
     return parser.parse_args(argv)
 
 
@@ -153,10 +178,17 @@ def demo_config(data: DemoData, embeddings: dict, args) -> Config:
     cfg.model.neck.deform_impl = args.deform_impl
     cfg.model.test_cfg.max_per_video = 5
     sources = cfg.train_dataloader.dataset.datasets
-    replace = {'SamplePrompts': dict(num_prompts=12)}
+    head.prompt_prior = bool(args.prompt_prior)
+    head.stage_cfg.cls_temperature = args.cls_temperature
+    replace = {
+        'SamplePrompts':
+        dict(num_prompts=args.num_prompts, box_prob=args.box_prob)
+    }
+    cfg.train_dataloader.batch_sampler.repeat_factors = list(
+        args.repeat_factors)
     for source in sources:
-        source.pipeline = resize_pipeline(source.pipeline, size, (0.75, 1.25),
-                                          replace)
+        source.pipeline = resize_pipeline(source.pipeline, size,
+                                          tuple(args.jitter), replace)
         if source.type == 'CocoPanopticDataset':
             source.data_root = data.coco_root
             source.ann_file = data.coco_ann
@@ -279,6 +311,20 @@ def evaluate(model, data: DemoData, embeddings: dict, size, out_dir):
                           point_labels=p.point_labels.numpy())[..., ::-1],
             osp.join(out_dir, f'prompts_{i}.png'))
 
+    start = time.perf_counter()
+    box_miou, box_out = evaluate_box_prompts(
+        model, dict(coco, pipeline=prompt_pipe))
+    timing['boxes'] = (time.perf_counter() - start) / len(box_out)
+    results['prompt mIoU (1 box)'] = next(
+        v for k, v in box_miou.items() if k.endswith('/mIoU'))
+    for i, sample in enumerate(box_out):
+        image = mmcv.imread(sample.img_path, channel_order='rgb')
+        image = mmcv.imresize(image, sample.img_shape[::-1])
+        mmcv.imwrite(
+            overlay_masks(image, sample.pred_prompt_instances.masks.numpy(),
+                          boxes=sample.prompt_instances.boxes.numpy())
+            [..., ::-1], osp.join(out_dir, f'boxes_{i}.png'))
+
     ytvis_vocab = get_vocabulary('ytvis2019')
     model.set_test_vocabulary(embeddings['ytvis2019'], len(ytvis_vocab), 0)
     start = time.perf_counter()
@@ -347,6 +393,7 @@ def main(argv=None) -> dict:
             ('panoptic', 'SQ', timing['panoptic']),
             ('panoptic', 'RQ', timing['panoptic']),
             ('prompts', 'prompt mIoU (1 click)', timing['prompts']),
+            ('prompts', 'prompt mIoU (1 box)', timing['boxes']),
             ('video', 'VIS mAP', timing['video'])]
     for task, key, sec in rows:
         value = results[key]

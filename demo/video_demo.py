@@ -95,6 +95,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='model config file')
     parser.add_argument('--checkpoint', help='checkpoint file')
     parser.add_argument(
+        '--unsafe-load', action='store_true',
+        help='unpickle the checkpoint fully (runs any code it holds): only '
+        'for a legacy file you trust')
+    parser.add_argument(
         '--random-weights',
         action='store_true',
         help='no checkpoint and random class embeddings (smoke runs)')
@@ -406,7 +410,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         args.config,
         args.checkpoint,
         args.device,
-        random_weights=args.random_weights)
+        random_weights=args.random_weights,
+        unsafe_load=args.unsafe_load)
     classes = model.dataset_meta['classes']
     predictor = VideoPredictor(
         model, scale=args.scale, score_thr=args.score_thr)

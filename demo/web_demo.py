@@ -25,6 +25,10 @@ def parse_args() -> argparse.Namespace:
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument('--checkpoint', help='checkpoint file')
     weights.add_argument(
+        '--unsafe-load', action='store_true',
+        help='unpickle the checkpoint fully (runs any code it holds): only '
+        'for a legacy file you trust')
+    weights.add_argument(
         '--random-weights', action='store_true',
         help='no checkpoint and random class embeddings (smoke runs)')
     parser.add_argument('--host', default='127.0.0.1',
@@ -65,6 +69,7 @@ def main() -> None:
     # The page shows panoptic results only: skip the instance results.
     model = build_model(args.config, args.checkpoint, args.device,
                         random_weights=args.random_weights,
+                        unsafe_load=args.unsafe_load,
                         cfg_options={'model.test_cfg.instance_on': False})
     predictor = RapSAMPredictor(model, scale=tuple(args.scale))
     app = create_app(

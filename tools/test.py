@@ -14,6 +14,7 @@ The table comes from ``BenchmarkTableHook`` (added here when the config
 lacks it), so ``mim test mmdet CONFIG --checkpoint CKPT`` prints it too.
 """
 import argparse
+import pickle
 import os
 import os.path as osp
 from typing import List, Optional, Sequence
@@ -23,7 +24,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
-from rap_sam.utils import trust_mmengine_checkpoints
+from rap_sam.utils import check_local, unsafe_message
 
 TABLE_HOOK = 'BenchmarkTableHook'
 
@@ -43,6 +44,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none')
+    parser.add_argument(
+        '--unsafe-load', action='store_true',
+        help='unpickle the checkpoint fully (runs any code it holds): only '
+        'for a legacy file you trust')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -86,9 +91,12 @@ def build_config(args: argparse.Namespace) -> Config:
 
 def build_runner(args: argparse.Namespace) -> Runner:
     """The runner of the test config."""
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint not found: {args.checkpoint}')
-    trust_mmengine_checkpoints()
+    try:
+        check_local(args.checkpoint)
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(str(err))
+    if args.unsafe_load:
+        os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] = '1'
     cfg = build_config(args)
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
         RUNNERS.build(cfg)
@@ -97,7 +105,11 @@ def build_runner(args: argparse.Namespace) -> Runner:
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     setup_cache_size_limit_of_dynamo()
-    return build_runner(args).test()
+    runner = build_runner(args)
+    try:
+        return runner.test()
+    except pickle.UnpicklingError as err:
+        raise SystemExit(unsafe_message(args.checkpoint, err))
 
 
 if __name__ == '__main__':

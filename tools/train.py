@@ -6,15 +6,18 @@ Example::
     python tools/train.py CONFIG --resume            # from the last checkpoint
 """
 import argparse
+import glob
 import os
 import os.path as osp
+import pickle
+from typing import Optional
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
-from rap_sam.utils import trust_mmengine_checkpoints
+from rap_sam.utils import unsafe_message
 
 
 def parse_args():
@@ -36,6 +39,10 @@ def parse_args():
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none')
+    parser.add_argument(
+        '--unsafe-load', action='store_true',
+        help='unpickle the resumed checkpoint fully (runs any code it '
+        'holds): only for a legacy file you trust')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -85,9 +92,23 @@ def setup_cpu_distributed(cfg: Config) -> None:
         find_unused_parameters=cfg.get('find_unused_parameters', False))
 
 
+def latest_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint to resume in a work dir: ``last_checkpoint``'s, else
+    the newest ``iter_*.pth`` / ``epoch_*.pth`` (a run killed before it
+    wrote ``last_checkpoint``), else None."""
+    from mmengine.runner import find_latest_checkpoint
+    path = find_latest_checkpoint(work_dir)
+    if path is not None and osp.isfile(path):
+        return path
+    found = glob.glob(osp.join(work_dir, 'iter_*.pth')) + glob.glob(
+        osp.join(work_dir, 'epoch_*.pth'))
+    return max(found, key=osp.getmtime) if found else None
+
+
 def main():
     args = parse_args()
-    trust_mmengine_checkpoints()
+    if args.unsafe_load:
+        os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] = '1'
     setup_cache_size_limit_of_dynamo()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -105,8 +126,14 @@ def main():
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
+        # mmengine's own search reads `last_checkpoint` only, and with none
+        # it trains from scratch over the checkpoints of the work dir.
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = latest_checkpoint(cfg.work_dir)
+        if cfg.load_from is None:
+            print(f'--resume: no checkpoint in {cfg.work_dir}; starting '
+                  'from scratch')
+            cfg.resume = False
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
@@ -114,7 +141,10 @@ def main():
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except pickle.UnpicklingError as err:
+        raise SystemExit(unsafe_message(cfg.load_from, err))
 
 
 if __name__ == '__main__':

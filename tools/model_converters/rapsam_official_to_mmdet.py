@@ -11,16 +11,22 @@ import os
 import torch
 
 from rap_sam.converters import convert_state_dict
+from rap_sam.utils import load_checkpoint
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', help='official checkpoint (local path)')
     parser.add_argument('dst', help='output checkpoint')
+    parser.add_argument(
+        '--unsafe-load', action='store_true',
+        help='unpickle the source fully (runs any code it holds): only for a'
+        ' file you trust')
     args = parser.parse_args()
-    if not os.path.isfile(args.src):
-        raise SystemExit(f'checkpoint not found: {args.src}')
-    ckpt = torch.load(args.src, map_location='cpu', weights_only=False)
+    try:
+        ckpt = load_checkpoint(args.src, unsafe=args.unsafe_load)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise SystemExit(str(err))
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise SystemExit(f'{args.src}: no state_dict in the checkpoint')

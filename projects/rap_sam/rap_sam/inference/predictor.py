@@ -39,21 +39,74 @@ def use_random_embeddings(cfg: Config) -> Config:
     return cfg
 
 
+# Keys a checkpoint may lack: this project's zero-initialised click
+# embedding, absent from converted official checkpoints.
+OPTIONAL_KEYS = ('panoptic_head.prompt_encoder.click_embed.weight', )
+
+
+def load_weights(model: torch.nn.Module,
+                 checkpoint: str,
+                 strict: bool = True,
+                 unsafe_load: bool = False) -> None:
+    """Load a local checkpoint's state dict into a model.
+
+    Args:
+        model (nn.Module): The model.
+        checkpoint (str): Local checkpoint (runner checkpoint or a plain
+            state dict), loaded weights-only unless ``unsafe_load``.
+        strict (bool): Missing (other than :data:`OPTIONAL_KEYS`) or
+            unexpected keys are an error. Defaults to True.
+        unsafe_load (bool): Unpickle anything: only for trusted files.
+
+    Raises:
+        ValueError: Naming the file and the keys or shapes that do not
+            fit the model.
+    """
+    from ..utils import load_checkpoint
+    ckpt = load_checkpoint(checkpoint, unsafe=unsafe_load)
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise ValueError(f'{checkpoint}: no state dict in the checkpoint')
+    state = {k[7:] if k.startswith('module.') else k: v
+             for k, v in state.items()}
+    own = model.state_dict()
+    mismatched = [
+        f'{k}: checkpoint {tuple(v.shape)}, model {tuple(own[k].shape)}'
+        for k, v in state.items() if k in own and own[k].shape != v.shape
+    ]
+    if mismatched:
+        raise ValueError(
+            f'{checkpoint}: {len(mismatched)} tensors do not fit the model '
+            '(another backbone or config?): ' + '; '.join(mismatched[:5]))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k not in OPTIONAL_KEYS]
+    if strict and (missing or unexpected):
+        raise ValueError(
+            f'{checkpoint}: {len(missing)} missing keys {missing[:5]}, '
+            f'{len(unexpected)} unexpected keys {unexpected[:5]}; pass '
+            'strict=False to load it anyway')
+
+
 def build_model(config: Union[str, Config],
                 checkpoint: Optional[str] = None,
                 device: str = 'cpu',
                 random_weights: bool = False,
-                cfg_options: Optional[dict] = None) -> torch.nn.Module:
+                cfg_options: Optional[dict] = None,
+                strict: bool = True,
+                unsafe_load: bool = False) -> torch.nn.Module:
     """Build a RAP-SAM model from a config, in eval mode.
 
     Args:
         config (str | Config): Config file or object.
-        checkpoint (str, optional): Local checkpoint to load.
+        checkpoint (str, optional): Local checkpoint to load (URLs are
+            refused), weights-only.
         device (str): Device. Defaults to 'cpu'.
         random_weights (bool): Allow building without an embedding file
             (random class embeddings); the weights stay random unless a
             checkpoint is given.
         cfg_options (dict, optional): Extra config overrides.
+        strict (bool): See :func:`load_weights`. Defaults to True.
+        unsafe_load (bool): See :func:`load_weights`. Defaults to False.
 
     Returns:
         nn.Module: The model.
@@ -68,11 +121,7 @@ def build_model(config: Union[str, Config],
     cfg.merge_from_dict(cfg_options or {})
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        from mmengine.runner import load_checkpoint
-
-        from ..utils import trust_mmengine_checkpoints
-        trust_mmengine_checkpoints()
-        load_checkpoint(model, checkpoint, map_location='cpu')
+        load_weights(model, checkpoint, strict, unsafe_load)
     model.cfg = cfg
     return model.to(device).eval()
 

@@ -1,3 +1,8 @@
-from .checkpoint_safety import trust_mmengine_checkpoints
+from .checkpoint_safety import (UnsafeCheckpointError,
+                                allow_mmengine_checkpoints, check_local,
+                                load_checkpoint, unsafe_message)
 
-__all__ = ['trust_mmengine_checkpoints']
+__all__ = [
+    'UnsafeCheckpointError', 'allow_mmengine_checkpoints', 'check_local',
+    'load_checkpoint', 'unsafe_message'
+]
