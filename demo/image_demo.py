@@ -44,6 +44,10 @@ def parse_args():
         help='clicks x,y (one prompt each); prefix "-" for negative: -x,y')
     parser.add_argument('--boxes', nargs='*', default=[],
                         help='boxes x1,y1,x2,y2 (one prompt each)')
+    parser.add_argument(
+        '--scale', type=int, nargs=2, default=[1333, 800],
+        metavar=('LONG', 'SHORT'),
+        help='longest and shortest side the model sees')
     parser.add_argument('--out-dir', default='outputs/demo')
     parser.add_argument('--device', default='cpu')
     return parser.parse_args()
@@ -60,7 +64,7 @@ def main():
     model = build_model(args.config, args.checkpoint, args.device,
                         random_weights=args.random_weights,
                         unsafe_load=args.unsafe_load)
-    predictor = RapSAMPredictor(model)
+    predictor = RapSAMPredictor(model, scale=tuple(args.scale))
     image = to_rgb_uint8(args.image)
     os.makedirs(args.out_dir, exist_ok=True)
 

@@ -57,15 +57,15 @@ def parse_args(argv=None):
                         default=osp.join(REPO, '..', 'shared', 'data'))
     parser.add_argument('--synthetic', action='store_true',
                         help='use generated data even if real data exists')
-    parser.add_argument('--minutes', type=float, default=8.0,
+    parser.add_argument('--minutes', type=float, default=7.0,
                         help='training time budget')
-    parser.add_argument('--iters', type=int, default=170,
+    parser.add_argument('--iters', type=int, default=760,
                         help='iterations at most, and the length of the '
-                        'cosine schedule: about what --minutes gives (0.36 '
+                        'cosine schedule: about what --minutes gives (1.8 '
                         'it/s at 192x288 on 2 cores)')
     parser.add_argument('--size', type=int, nargs=2, default=[192, 288],
                         metavar=('H', 'W'), help='training and test size')
-    parser.add_argument('--lr', type=float, default=8e-4)
+    parser.add_argument('--lr', type=float, default=2e-4)
     parser.add_argument('--clip-model', default='ViT-S-32-alt')
     parser.add_argument('--clip-checkpoint',
                         help='local open_clip checkpoint of --clip-model')
@@ -91,19 +91,22 @@ def parse_args(argv=None):
                         help='share of box prompts (official: 0, clicks '
                         'only; the demo scores boxes too)')
     recipe.add_argument('--repeat-factors', type=float, nargs=3,
-                        default=[1., 1., 1.],
+                        default=[1., 1., 2.],
                         metavar=('COCO_VIDEO', 'VIDEO', 'PROMPT'),
                         help='samples per epoch of each source, as a '
                         'multiple of its size')
     recipe.add_argument('--jitter', type=float, nargs=2,
-                        default=[0.75, 1.25], metavar=('MIN', 'MAX'),
+                        default=[1., 1.], metavar=('MIN', 'MAX'),
                         help='scale jitter of the training size')
-    recipe.add_argument('--prompt-prior', type=int, default=0,
+    recipe.add_argument('--prompt-prior', type=int, default=1,
                         choices=[0, 1],
                         help='first pooling of prompts in their box / click '
                         'windows (1) or under their dot-product mask (0, '
                         'official)')
-    recipe.add_argument('--cls-temperature', type=float, default=0.1,
+    recipe.add_argument('--grad-clip', type=float, default=0.01,
+                        help='max gradient norm (official: 0.01); 0 for '
+                        'none')
+    recipe.add_argument('--cls-temperature', type=float, default=1.,
                         help='temperature of the stage class logits '
                         '(official: 0.1)')
     return parser.parse_args(argv)
@@ -209,6 +212,8 @@ def demo_config(data: DemoData, embeddings: dict, args) -> Config:
     cfg.train_cfg = dict(
         type='ContinuousIterBasedTrainLoop', max_iters=args.iters)
     cfg.optim_wrapper.optimizer.lr = args.lr
+    cfg.optim_wrapper.clip_grad = dict(
+        max_norm=args.grad_clip, norm_type=2) if args.grad_clip > 0 else None
     # No ImageNet weights can be loaded here: the backbone learns at full lr.
     cfg.optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult = 1.0
     warmup = min(50, args.iters // 2)
@@ -404,8 +409,39 @@ def main(argv=None) -> dict:
     with open(osp.join(args.work_dir, 'demo_results.json'), 'w') as f:
         json.dump(summary, f, indent=1)
     print(f'\nvisualisations: {vis_dir}/ (panoptic_*.png, prompts_*.png, '
-          f'video_strip.png); loss curves: {args.work_dir}/loss_curves.png')
+          f'boxes_*.png, video_strip.png); loss curves: '
+          f'{args.work_dir}/loss_curves.png')
+    print('\nThese figures measure how well the model fits the samples it '
+          'was trained on (the same images and clips): they show that every '
+          'task learns, not how it generalises.')
+    print_next_steps(args.work_dir, data)
     return summary
+
+
+def print_next_steps(work_dir: str, data: DemoData) -> None:
+    """One command each to open the trained model in the demos."""
+    ckpt_file = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(ckpt_file):
+        return
+    with open(ckpt_file) as f:
+        checkpoint = osp.relpath(f.read().strip())
+    config = osp.relpath(osp.join(work_dir, 'demo_config.py'))
+    image = osp.relpath(
+        osp.join(data.coco_root, data.coco_img,
+                 sorted(os.listdir(osp.join(data.coco_root,
+                                            data.coco_img)))[0]))
+    with open(data.video_ytvis_ann) as f:
+        first_frame = json.load(f)['videos'][0]['file_names'][0]
+    video = osp.relpath(osp.join(data.video_img, osp.dirname(first_frame)))
+    print(f"""
+Next: open the trained checkpoint ({checkpoint}) in the demos
+  web page:   python demo/web_demo.py {config} --checkpoint {checkpoint} \\
+                  --image {image} --scale 288 192
+  image demo: python demo/image_demo.py {image} {config} \\
+                  --checkpoint {checkpoint} --scale 288 192 \\
+                  --points 320,300 --out-dir {work_dir}/image_demo
+  video demo: python demo/video_demo.py {video} {config} \\
+                  --checkpoint {checkpoint} --scale 288,192 --out {work_dir}/video_demo""")
 
 
 if __name__ == '__main__':

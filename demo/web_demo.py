@@ -25,12 +25,12 @@ def parse_args() -> argparse.Namespace:
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument('--checkpoint', help='checkpoint file')
     weights.add_argument(
+        '--random-weights', action='store_true',
+        help='no checkpoint and random class embeddings (smoke runs)')
+    parser.add_argument(
         '--unsafe-load', action='store_true',
         help='unpickle the checkpoint fully (runs any code it holds): only '
         'for a legacy file you trust')
-    weights.add_argument(
-        '--random-weights', action='store_true',
-        help='no checkpoint and random class embeddings (smoke runs)')
     parser.add_argument('--host', default='127.0.0.1',
                         help='bind address (default: loopback only)')
     parser.add_argument('--port', type=int, default=7860)

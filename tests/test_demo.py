@@ -15,11 +15,12 @@ def test_demo_job_trains_evaluates_and_writes_pictures(tmp_path):
     ])
     assert summary['source'] == 'synthetic'
     assert summary['iterations'] == 3
-    for key in ('PQ', 'prompt mIoU (1 click)', 'VIS mAP'):
+    for key in ('PQ', 'prompt mIoU (1 click)', 'prompt mIoU (1 box)',
+                'VIS mAP'):
         assert math.isfinite(summary['metrics'][key])
     saved = json.loads((tmp_path / 'demo_results.json').read_text())
     assert saved['metrics'] == summary['metrics']
-    for name in ('vis/panoptic_0.png', 'vis/prompts_0.png',
+    for name in ('vis/panoptic_0.png', 'vis/prompts_0.png', 'vis/boxes_0.png',
                  'vis/video_strip.png', 'loss_curves.png', 'iter_3.pth'):
         assert (tmp_path / name).stat().st_size > 0, name
 
