@@ -300,35 +300,24 @@ def evaluate(model, data: DemoData, embeddings: dict, size, out_dir):
             overlay_panoptic(image, seg, len(coco_vocab))[..., ::-1],
             osp.join(out_dir, f'panoptic_{i}.png'))
 
-    start = time.perf_counter()
-    miou, prompt_out = evaluate_point_prompts(
-        model, dict(coco, pipeline=prompt_pipe))
-    timing['prompts'] = (time.perf_counter() - start) / len(prompt_out)
-    results['prompt mIoU (1 click)'] = next(
-        v for k, v in miou.items() if k.endswith('/mIoU'))
-    for i, sample in enumerate(prompt_out):
-        image = mmcv.imread(sample.img_path, channel_order='rgb')
-        image = mmcv.imresize(image, sample.img_shape[::-1])
-        p = sample.prompt_instances
-        mmcv.imwrite(
-            overlay_masks(image, sample.pred_prompt_instances.masks.numpy(),
-                          points=p.points.numpy(),
-                          point_labels=p.point_labels.numpy())[..., ::-1],
-            osp.join(out_dir, f'prompts_{i}.png'))
-
-    start = time.perf_counter()
-    box_miou, box_out = evaluate_box_prompts(
-        model, dict(coco, pipeline=prompt_pipe))
-    timing['boxes'] = (time.perf_counter() - start) / len(box_out)
-    results['prompt mIoU (1 box)'] = next(
-        v for k, v in box_miou.items() if k.endswith('/mIoU'))
-    for i, sample in enumerate(box_out):
-        image = mmcv.imread(sample.img_path, channel_order='rgb')
-        image = mmcv.imresize(image, sample.img_shape[::-1])
-        mmcv.imwrite(
-            overlay_masks(image, sample.pred_prompt_instances.masks.numpy(),
-                          boxes=sample.prompt_instances.boxes.numpy())
-            [..., ::-1], osp.join(out_dir, f'boxes_{i}.png'))
+    for kind, evaluate_fn in (('click', evaluate_point_prompts),
+                              ('box', evaluate_box_prompts)):
+        start = time.perf_counter()
+        miou, prompt_out = evaluate_fn(model, dict(coco, pipeline=prompt_pipe))
+        timing[kind] = (time.perf_counter() - start) / len(prompt_out)
+        results[f'prompt mIoU (1 {kind})'] = next(
+            v for k, v in miou.items() if k.endswith('/mIoU'))
+        for i, sample in enumerate(prompt_out):
+            image = mmcv.imread(sample.img_path, channel_order='rgb')
+            image = mmcv.imresize(image, sample.img_shape[::-1])
+            p = sample.prompt_instances
+            drawn = dict(boxes=p.boxes.numpy()) if kind == 'box' else dict(
+                points=p.points.numpy(), point_labels=p.point_labels.numpy())
+            mmcv.imwrite(
+                overlay_masks(image,
+                              sample.pred_prompt_instances.masks.numpy(),
+                              **drawn)[..., ::-1],
+                osp.join(out_dir, f'{kind}_prompts_{i}.png'))
 
     ytvis_vocab = get_vocabulary('ytvis2019')
     model.set_test_vocabulary(embeddings['ytvis2019'], len(ytvis_vocab), 0)
@@ -397,8 +386,8 @@ def main(argv=None) -> dict:
     rows = [('panoptic', 'PQ', timing['panoptic']),
             ('panoptic', 'SQ', timing['panoptic']),
             ('panoptic', 'RQ', timing['panoptic']),
-            ('prompts', 'prompt mIoU (1 click)', timing['prompts']),
-            ('prompts', 'prompt mIoU (1 box)', timing['boxes']),
+            ('prompts', 'prompt mIoU (1 click)', timing['click']),
+            ('prompts', 'prompt mIoU (1 box)', timing['box']),
             ('video', 'VIS mAP', timing['video'])]
     for task, key, sec in rows:
         value = results[key]
@@ -406,10 +395,13 @@ def main(argv=None) -> dict:
         print(f'| {task} | {key} | {value:.1f} | {sec:.2f} |')
     summary = dict(source=data.source, iterations=iters, train_seconds=train_s,
                    metrics=results, seconds_per_image=timing)
-    with open(osp.join(args.work_dir, 'demo_results.json'), 'w') as f:
+    results_file = osp.join(args.work_dir, 'demo_results.json')
+    with open(results_file + '.tmp', 'w') as f:
         json.dump(summary, f, indent=1)
-    print(f'\nvisualisations: {vis_dir}/ (panoptic_*.png, prompts_*.png, '
-          f'boxes_*.png, video_strip.png); loss curves: '
+    os.replace(results_file + '.tmp', results_file)
+    print(f'\nvisualisations: {vis_dir}/ (panoptic_*.png, '
+          f'click_prompts_*.png, box_prompts_*.png, video_strip.png); '
+          f'loss curves: '
           f'{args.work_dir}/loss_curves.png')
     print('\nThese figures measure how well the model fits the samples it '
           'was trained on (the same images and clips): they show that every '
@@ -441,7 +433,8 @@ Next: open the trained checkpoint ({checkpoint}) in the demos
                   --checkpoint {checkpoint} --scale 288 192 \\
                   --points 320,300 --out-dir {work_dir}/image_demo
   video demo: python demo/video_demo.py {video} {config} \\
-                  --checkpoint {checkpoint} --scale 288,192 --out {work_dir}/video_demo""")
+                  --checkpoint {checkpoint} --scale 288,192 \\
+                  --out {work_dir}/video_demo""")
 
 
 if __name__ == '__main__':

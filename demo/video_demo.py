@@ -196,7 +196,8 @@ def open_video(
             for index, frame in enumerate(reader):
                 if max_frames is not None and index >= max_frames:
                     break
-                yield f'{index:05d}', to_rgb_uint8(np.asarray(frame))
+                yield f'{index:05d}', to_rgb_uint8(
+                    np.asarray(frame), f'{path} frame {index}')
         finally:
             reader.close()
 
@@ -380,6 +381,14 @@ def shrink(image: np.ndarray, width: int) -> np.ndarray:
         image, (width, max(round(h * width / w), 1)), interpolation='area')
 
 
+def partial(path: str) -> str:
+    """Where an output is written before it replaces ``path`` (only when
+    the whole video went through, so a failed run keeps the last good
+    outputs)."""
+    root, ext = osp.splitext(path)
+    return f'{root}.partial{ext}'
+
+
 def save_strip(frames: Sequence[np.ndarray], path: str) -> None:
     """Frames (of one size) side by side with a white gap, as one PNG."""
     gap = np.full((frames[0].shape[0], 6, 3), 255, np.uint8)
@@ -427,7 +436,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     gif_path = osp.join(args.out, f'{name}.gif')
     strip_path = osp.join(args.out, f'{name}_strip.png')
     writer = imageio.get_writer(
-        mp4_path,
+        partial(mp4_path),
         format='FFMPEG',
         fps=fps_out,
         codec='libx264',
@@ -439,6 +448,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     model_time = 0.
     start = time.perf_counter()
     bar = tqdm(frames, total=total, unit='frame', desc=name)
+    completed = False
     try:
         for index, (frame_name, frame) in enumerate(bar):
             new = list(by_frame.pop(index, []))
@@ -462,18 +472,25 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
             writer.append_data(even_size(drawn))
             small_frames.append(shrink(drawn, args.gif_width))
             frame_ids.append([int(i) for i in result['ids']])
+        completed = True
     finally:
         writer.close()
         bar.close()
+        if not completed and osp.exists(partial(mp4_path)):
+            os.remove(partial(mp4_path))
     num_frames = len(frame_ids)
     if not num_frames:
+        os.remove(partial(mp4_path))
         raise SystemExit('the video has no frames')
     wall = time.perf_counter() - start
     iio.imwrite(
-        gif_path, np.stack(small_frames), duration=1000. / fps_out, loop=0)
+        partial(gif_path), np.stack(small_frames), duration=1000. / fps_out,
+        loop=0)
     strip = [small_frames[i] for i in pick(args.strip, num_frames)]
     if strip:
-        save_strip(strip, strip_path)
+        save_strip(strip, partial(strip_path))
+    for path in (mp4_path, gif_path) + ((strip_path, ) if strip else ()):
+        os.replace(partial(path), path)
     for frame_index, prompts in sorted(by_frame.items()):
         warnings.warn(f'prompts on frame {frame_index} never used: the '
                       f'video has {num_frames} frames')

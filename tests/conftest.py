@@ -29,6 +29,17 @@ def load_config(name: str, num_points: int = 256) -> Config:
     return without_batch_padding(cfg)
 
 
+def load_script(*parts: str):
+    """Import a script of the repository (e.g. ``tools/train.py``) as a
+    module."""
+    import importlib.util
+    path = REPO.joinpath(*parts)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def shared_data(*parts: str) -> Path:
     """A path under ../shared/data, or skip the test when it is absent."""
     path = SHARED_DATA.joinpath(*parts)

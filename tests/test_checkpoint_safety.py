@@ -1,5 +1,4 @@
-"""Checkpoints load weights-only: runner checkpoints yes, crafted ones never."""
-import importlib.util
+"""Checkpoints load weights-only: runner checkpoints do, crafted ones never."""
 import os
 import pickle
 import subprocess
@@ -11,7 +10,7 @@ from mmengine.logging import MessageHub
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import load_checkpoint as mmengine_load_checkpoint
 
-from conftest import CONFIG_DIR, REPO, load_config
+from conftest import CONFIG_DIR, REPO, load_config, load_script
 from mmdet.registry import MODELS
 from rap_sam.inference import build_model
 from rap_sam.utils import UnsafeCheckpointError, load_checkpoint
@@ -135,10 +134,7 @@ def test_checkpoint_of_another_backbone_is_an_error(tmp_path, r18):
 
 
 def test_resume_finds_checkpoints_without_last_checkpoint(tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        'train_tool', REPO / 'tools' / 'train.py')
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+    train = load_script('tools', 'train.py')
     assert train.latest_checkpoint(str(tmp_path)) is None
     for i, name in enumerate(('iter_2.pth', 'iter_4.pth')):
         (tmp_path / name).write_bytes(b'x')

@@ -20,7 +20,8 @@ def test_demo_job_trains_evaluates_and_writes_pictures(tmp_path):
         assert math.isfinite(summary['metrics'][key])
     saved = json.loads((tmp_path / 'demo_results.json').read_text())
     assert saved['metrics'] == summary['metrics']
-    for name in ('vis/panoptic_0.png', 'vis/prompts_0.png', 'vis/boxes_0.png',
+    for name in ('vis/panoptic_0.png', 'vis/click_prompts_0.png',
+                 'vis/box_prompts_0.png',
                  'vis/video_strip.png', 'loss_curves.png', 'iter_3.pth'):
         assert (tmp_path / name).stat().st_size > 0, name
 

@@ -80,3 +80,22 @@ def test_video_file_input(video_demo, tmp_path):
     assert summary['prompted']['--box 1:300,100,600,400'] in \
         summary['ids'][1]
     assert len(list(iio.imiter(summary['mp4'], plugin='FFMPEG'))) == 2
+
+
+def test_corrupt_frame_keeps_the_last_good_outputs(video_demo, tmp_path):
+    import shutil
+    folder = shared_data('davis2016', 'JPEGImages', '480p', 'dog')
+    clip = tmp_path / 'clip'
+    clip.mkdir()
+    for path in sorted(folder.glob('*.jpg'))[:3]:
+        shutil.copy(path, clip / path.name)
+    args = [str(clip), R18, '--random-weights', '--scale', '160,90',
+            '--out', str(tmp_path / 'out')]
+    good = video_demo.main(args)
+    before = {k: open(good[k], 'rb').read() for k in ('mp4', 'gif')}
+    (clip / '99999.jpg').write_bytes(b'not a jpeg')
+    with pytest.raises(ValueError, match='99999.jpg'):
+        video_demo.main(args)
+    for key, content in before.items():
+        assert open(good[key], 'rb').read() == content, key
+    assert not list((tmp_path / 'out').glob('*.partial.*'))

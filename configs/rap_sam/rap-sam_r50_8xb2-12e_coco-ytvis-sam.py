@@ -1,4 +1,4 @@
-# RAP-SAM R50: rap-sam_r18_8xb2-12e_coco-ytvis-sam.py with a ResNet-50 backbone.
+# RAP-SAM R50: the R18 joint config with a ResNet-50 backbone.
 _base_ = './rap-sam_r18_8xb2-12e_coco-ytvis-sam.py'
 
 backbone_checkpoint = 'torchvision://resnet50'

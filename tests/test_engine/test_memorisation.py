@@ -4,23 +4,12 @@ The check of ``tools/analysis_tools/memorise_batch.py``: a fresh R18 with
 the demo's recipe, trained on two samples of a task; afterwards the masks
 it predicts for that batch must be nearly right.
 """
-import importlib.util
-
 import pytest
 
-from conftest import REPO, shared_data
+from conftest import load_script, shared_data
 
 # task: (steps, lr); see the README for the measured curves.
 BUDGETS = dict(video=(100, 2e-4), points=(200, 2e-4), boxes=(200, 2e-4))
-
-
-def memorise_tool():
-    spec = importlib.util.spec_from_file_location(
-        'memorise_batch', REPO / 'tools' / 'analysis_tools' /
-        'memorise_batch.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize('task', sorted(BUDGETS))
@@ -28,7 +17,8 @@ def test_task_memorises_a_fixed_batch(task, tmp_path):
     shared_data('coco_panoptic_sample')
     shared_data('davis2016')
     steps, lr = BUDGETS[task]
-    result = memorise_tool().main([
+    tool = load_script('tools', 'analysis_tools', 'memorise_batch.py')
+    result = tool.main([
         '--tasks', task, '--steps', str(steps), '--lr', str(lr),
         '--work-dir', str(tmp_path), '--demo-args', '--prompt-prior', '1'
     ])[task]

@@ -5,13 +5,11 @@ size, an object prompted by its box on the first frame): the predictor's
 arrays keep their size from the first frame on, its id table is bounded
 by the number of queries, and the process's RSS does not grow.
 """
-import importlib.util
-
 import numpy as np
 import torch
 from PIL import Image
 
-from conftest import REPO, load_config, shared_data
+from conftest import load_config, load_script, shared_data
 from mmdet.registry import MODELS
 from rap_sam.inference import VideoPredictor
 
@@ -19,12 +17,7 @@ NUM_FRAMES = 30
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'stream_memory', REPO / 'tools' / 'analysis_tools' /
-        'stream_memory.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools', 'analysis_tools', 'stream_memory.py')
 
 
 def array_bytes(tool, predictor):

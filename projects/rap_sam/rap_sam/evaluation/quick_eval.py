@@ -83,17 +83,21 @@ def _one_box_per_segment(batch: dict) -> None:
             boxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))
 
 
+def _evaluate_prompts(model, dataset_cfg: dict, prepare
+                      ) -> Tuple[Dict[str, float], List[DetDataSample]]:
+    dataset = DATASETS.build(dataset_cfg)
+    evaluator = Evaluator(METRICS.build(dict(type='InteractiveSegMetric')))
+    evaluator.dataset_meta = dataset.metainfo
+    return _run(model, dataset, evaluator, prepare, rescale=False)
+
+
 def evaluate_box_prompts(model, dataset_cfg: dict
                          ) -> Tuple[Dict[str, float], List[DetDataSample]]:
     """Box mIoU: one box (the mask's tight box) per ground-truth segment.
 
     The dataset is that of :func:`evaluate_point_prompts`.
     """
-    dataset = DATASETS.build(dataset_cfg)
-    evaluator = Evaluator(METRICS.build(dict(type='InteractiveSegMetric')))
-    evaluator.dataset_meta = dataset.metainfo
-    return _run(model, dataset, evaluator, _one_box_per_segment,
-                rescale=False)
+    return _evaluate_prompts(model, dataset_cfg, _one_box_per_segment)
 
 
 def evaluate_point_prompts(model, dataset_cfg: dict
@@ -105,8 +109,4 @@ def evaluate_point_prompts(model, dataset_cfg: dict
     box_prob=0)`` + ``PackPromptInputs``; its random clicks are replaced by
     each mask's most interior pixel. Scored at the input resolution.
     """
-    dataset = DATASETS.build(dataset_cfg)
-    evaluator = Evaluator(METRICS.build(dict(type='InteractiveSegMetric')))
-    evaluator.dataset_meta = dataset.metainfo
-    return _run(model, dataset, evaluator, _one_click_per_segment,
-                rescale=False)
+    return _evaluate_prompts(model, dataset_cfg, _one_click_per_segment)

@@ -1,4 +1,5 @@
-from .predictor import (RapSAMPredictor, build_model, to_rgb_uint8,
+from .image_io import to_rgb_uint8
+from .predictor import (RapSAMPredictor, build_model,
                         use_random_embeddings)
 from ..models.utils.query_linker import QueryLinker
 from .video_predictor import VideoPredictor

@@ -11,8 +11,7 @@ from torch import Tensor
 
 from mmdet.structures import DetDataSample
 from ..models.heads import RapSAMFusionHead
-
-ImageLike = Union[str, np.ndarray]
+from .image_io import ImageLike, to_rgb_uint8
 
 
 def use_random_embeddings(cfg: Config) -> Config:
@@ -124,37 +123,6 @@ def build_model(config: Union[str, Config],
         load_weights(model, checkpoint, strict, unsafe_load)
     model.cfg = cfg
     return model.to(device).eval()
-
-
-def to_rgb_uint8(image: ImageLike) -> np.ndarray:
-    """Read / check an image: (H, W, 3) uint8 RGB.
-
-    Grayscale images are replicated to 3 channels and the alpha channel of
-    RGBA images is dropped; anything else raises ``ValueError``.
-    """
-    if isinstance(image, str):
-        image = mmcv.imread(image, channel_order='rgb')
-        if image is None:
-            raise ValueError('could not read the image file')
-    if not isinstance(image, np.ndarray):
-        raise ValueError(
-            f'image must be a path or a numpy array, got {type(image)}')
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
-        raise ValueError('image must have shape (H, W), (H, W, 3) or '
-                         f'(H, W, 4), got {image.shape}')
-    if image.shape[2] == 1:
-        image = np.repeat(image, 3, axis=2)
-    if image.shape[2] == 4:
-        image = image[..., :3]
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise ValueError(f'image is empty: {image.shape}')
-    if image.dtype != np.uint8:
-        if np.issubdtype(image.dtype, np.floating) and image.max() <= 1.0:
-            image = image * 255
-        image = np.clip(image, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(image)
 
 
 class RapSAMPredictor:

@@ -6,7 +6,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from mmdet.models.layers.transformer.utils import (coordinate_to_encoding,
-                                                    inverse_sigmoid)
+                                                   inverse_sigmoid)
 from mmdet.registry import MODELS
 
 # Type-embedding rows: clicks and boxes with ``type_per_kind``; the
@@ -195,4 +195,3 @@ class PromptEncoder(nn.Module):
             regions = in_box & has_box if regions is None else (
                 in_box & has_box) | (regions & ~has_box)
         return regions
-
