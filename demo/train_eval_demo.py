@@ -256,7 +256,9 @@ def test_pipelines(size):
              meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                         'scale_factor'))
     ]
-    prompts = image + [
+    # Prompts are scored against the pipeline's masks: load them before the
+    # resize, so that they are resized with the image.
+    prompts = [image[0], image[2], image[1]] + [
         dict(type='SamplePrompts', num_prompts=1000, num_points=1,
              box_prob=0.0, min_mask_area=16),
         dict(type='PackPromptInputs')
