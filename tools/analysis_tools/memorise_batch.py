@@ -88,8 +88,7 @@ def main(argv=None) -> dict:
     print('\n'.join(summarise(results)))
     if args.out_json:
         with open(args.out_json, 'w') as f:
-            json.dump({k: dict(v, losses=v['losses']) for k, v in
-                       results.items()}, f, indent=1)
+            json.dump(results, f, indent=1)
     return results
 
 
