@@ -41,7 +41,7 @@ from rap_sam.evaluation.quick_eval import (evaluate_box_prompts,
                                            evaluate_panoptic,
                                            evaluate_point_prompts,
                                            evaluate_video_instances)
-from rap_sam.inference.visualization import overlay_masks, overlay_panoptic
+from rap_sam.utils.visualization import overlay_masks, overlay_panoptic
 from rap_sam.models.utils.class_embeddings import save_class_embeddings
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -57,9 +57,9 @@ def parse_args(argv=None):
                         default=osp.join(REPO, '..', 'shared', 'data'))
     parser.add_argument('--synthetic', action='store_true',
                         help='use generated data even if real data exists')
-    parser.add_argument('--minutes', type=float, default=7.0,
+    parser.add_argument('--minutes', type=float, default=8.0,
                         help='training time budget')
-    parser.add_argument('--iters', type=int, default=760,
+    parser.add_argument('--iters', type=int, default=920,
                         help='iterations at most, and the length of the '
                         'cosine schedule: about what --minutes gives (1.8 '
                         'it/s at 192x288 on 2 cores)')

@@ -34,8 +34,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from rap_sam.inference import VideoPredictor, build_model, to_rgb_uint8
-from rap_sam.evaluation.interactive_clicks import first_click
-from rap_sam.inference.visualization import colour_of, overlay_masks
+from rap_sam.utils.mask_geometry import first_click
+from rap_sam.utils.visualization import colour_of, overlay_masks
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 Frames = Iterator[Tuple[str, np.ndarray]]

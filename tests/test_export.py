@@ -116,5 +116,7 @@ def test_prompt_decoder_matches_the_predictor_path(exported):
         priors = head.prompt_encoder.prior_masks(
             SHAPE, features.shape[-2:], boxes=inputs['boxes']) \
             if head.prompt_prior else None
-        out = head.decode(features, False, queries, prompt_priors=priors)
-    torch.testing.assert_close(masks, out['prompt_mask_logits'][-1])
+        out = head.predict_from_queries(
+            features, queries, prompt_priors=priors,
+            with_objects=False).prompts
+    torch.testing.assert_close(masks, out.mask_logits)

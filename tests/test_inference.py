@@ -95,15 +95,21 @@ def test_video_predictor_keeps_ids_and_adds_prompted_objects(model, image):
     first = video.step(image)
     assert first['masks'].shape[1:] == (90, 120)
     ids_first = set(first['ids'].tolist())
-    second = video.step(np.roll(image, 3, axis=1), points=[[55, 40]])
+    second = video.step(image, points=[[55, 40]])
     prompted = [i for i, lbl in zip(second['ids'], second['labels'])
                 if lbl == -1]
     assert len(prompted) == 1 and prompted[0] not in ids_first
-    third = video.step(np.roll(image, 6, axis=1))
+    third = video.step(image)
     assert prompted[0] in third['ids'].tolist()
-    # object-query ids come from stable slots: the same set every frame
+    # object-query ids come from stable slots: the same frame shows the
+    # same slots (top max_per_video by mean class score) with the same ids
     objects = {i for i, lbl in zip(third['ids'], third['labels']) if lbl >= 0}
     assert objects == ids_first
+    assert 0 < len(objects) <= model.test_cfg["max_per_video"]
+    moved = video.step(np.roll(image, 6, axis=1))
+    slot_of_id = {i: s for s, i in video.slot_ids.items()}
+    assert len(slot_of_id) == len(video.slot_ids)  # one id per slot
+    assert set(moved['ids'].tolist()) <= set(slot_of_id) | set(prompted)
 
 
 def test_video_predictor_memory_does_not_grow(model, image):
@@ -112,5 +118,54 @@ def test_video_predictor_memory_does_not_grow(model, image):
     sizes = []
     for t in range(4):
         video.step(np.roll(image, t, axis=0))
-        sizes.append((tuple(video.linker.slots.shape), len(video.prompted)))
+        sizes.append((tuple(video.state.linker.slots.shape),
+                      len(video.prompted)))
     assert len(set(sizes)) == 1
+
+
+def test_streaming_is_the_scored_video_algorithm(model):
+    """VideoPredictor.step (what the speed benchmark times) gives, on the
+    last frame, the tracks that RapSAM.predict_video (what VIS mAP scores)
+    gives with clips of one frame: same slots, labels, scores and masks."""
+    from mmdet.structures import DetDataSample, TrackDataSample
+    rng = np.random.default_rng(1)
+    frames = []
+    for t in range(3):
+        img = rng.integers(0, 40, (96, 128, 3), dtype=np.uint8)
+        img[20 + 4 * t:60 + 4 * t, 30:80] = (200, 40, 40)
+        frames.append(img)
+    fusion_cfg = model.panoptic_fusion_head.test_cfg
+    old = dict(fusion_cfg)
+    fusion_cfg.update(clip_length=1, max_per_video=6)
+    try:
+        stream = VideoPredictor(model, scale=(128, 96), score_thr=-1e9)
+        for frame in frames:
+            streamed = stream.step(frame)
+        inputs = [torch.from_numpy(f).permute(2, 0, 1)[[2, 1, 0]]
+                  for f in frames]
+        data = model.data_preprocessor(
+            dict(inputs=inputs, data_samples=[DetDataSample()] * 3), False)
+        meta = dict(ori_shape=(96, 128), img_shape=(96, 128),
+                    batch_input_shape=(96, 128), pad_shape=(96, 128),
+                    scale_factor=(1., 1.))
+        track = TrackDataSample()
+        track.video_data_samples = [
+            DetDataSample(metainfo=dict(meta, frame_id=t)) for t in range(3)
+        ]
+        with torch.no_grad():
+            scored = model.predict(data['inputs'][None], [track])[0]
+    finally:
+        fusion_cfg.clear()
+        fusion_cfg.update(old)
+    last = scored[2].pred_track_instances
+    first_of_slot = {}
+    for i, slot in enumerate(last.query_index.tolist()):
+        first_of_slot.setdefault(slot, i)
+    order = list(first_of_slot.values())
+    assert len(streamed['ids']) == len(order) > 0
+    np.testing.assert_array_equal(streamed['labels'],
+                                  last.labels[order].numpy())
+    np.testing.assert_allclose(streamed['scores'],
+                               last.scores[order].numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(streamed['masks'],
+                                  last.masks[order].numpy())

@@ -3,7 +3,7 @@ import torch
 
 from conftest import REPO, load_config
 from mmdet.registry import MODELS
-from rap_sam.converters import convert_key, convert_state_dict
+from rap_sam.model_converters import convert_key, convert_state_dict
 
 KEYS_TSV = REPO.parent / 'shared' / 'notes' / 'official_rapsam_r50_keys.tsv'
 

@@ -69,7 +69,7 @@ def run_case_a() -> Dict[str, object]:
         from make_state_dict import make_state_dict
     finally:
         sys.path.remove(str(FIXTURE))
-    from rap_sam.converters import convert_state_dict
+    from rap_sam.model_converters import convert_state_dict
     from rap_sam.inference import build_model
 
     case = json.loads((FIXTURE / 'case_a.json').read_text())

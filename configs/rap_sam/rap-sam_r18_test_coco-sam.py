@@ -9,6 +9,7 @@ _base_ = [
     '../_base_/default_runtime.py'
 ]
 
-model = dict(test_cfg=dict(panoptic_on=False))
+# Neither panoptic nor instance results: object queries do not run.
+model = dict(test_cfg=dict(panoptic_on=False, instance_on=False))
 
 default_hooks = dict(visualization=dict(type='PromptVisualizationHook'))

@@ -53,8 +53,11 @@ def test_fusion_head_gives_maskformers_results(object_mask_thr, rescale,
     full = F.interpolate(masks, size=(40, 64), mode='bilinear',
                          align_corners=False)
     expected = mmdet.predict(cls_logits, full, samples, rescale=rescale)[0]
-    for given in (masks, full):  # stride-4 or already full-size masks
-        got = ours.predict(cls_logits, given, samples, rescale=rescale)[0]
+    reference = RapSAMFusionHead(80, 53, test_cfg=test_cfg,
+                                 full_resolution=True)
+    runs = [(ours, masks), (ours, full), (reference, masks)]
+    for head, given in runs:  # stride-4 or already full-size masks
+        got = head.predict(cls_logits, given, samples, rescale=rescale)[0]
         assert torch.equal(got['pan_results'].sem_seg,
                            expected['pan_results'].sem_seg)
         for key in ('bboxes', 'labels', 'masks'):
@@ -141,3 +144,15 @@ def test_predictor_kv_cache_gives_the_same_masks():
     assert cached._prompt_kv is not None and plain._prompt_kv is None
     cached.set_image(image[::-1].copy())
     assert cached._prompt_kv is None
+
+
+def test_misspelt_test_cfg_key_is_an_error():
+    with pytest.raises(ValueError, match=r"unknown keys \['max_per_imgae'\]"):
+        RapSAMFusionHead(2, 1, test_cfg=dict(max_per_imgae=5))
+    head = RapSAMFusionHead(2, 1, test_cfg=dict(max_per_image=5))
+    head.test_cfg['object_mask_th'] = 0.5
+    with pytest.raises(ValueError, match='object_mask_th'):
+        head.predict(torch.randn(1, 5, 4), torch.randn(1, 5, 2, 2),
+                     [DetDataSample(metainfo=dict(
+                         batch_input_shape=(8, 8), img_shape=(8, 8),
+                         ori_shape=(8, 8)))])

@@ -201,7 +201,8 @@ class CocoOracle:
                 best, best_iou = mask, inter / union
         return best
 
-    def predict_from_feats(self, feats, batch_data_samples, rescale=True):
+    def predict_from_feats(self, feats, batch_data_samples, rescale=True,
+                           with_objects=None, prompt_kv=None):
         for sample in batch_data_samples:
             ids, segments = self.images[sample.img_id]
             prompts = sample.prompt_instances

@@ -316,7 +316,9 @@ def test_video_panoptic_ids_are_stable():
     """The model's own video panoptic maps: one id per query slot on
     every frame (a thing keeps its id), VOID where nothing is kept."""
     from mmdet.evaluation.functional import INSTANCE_OFFSET
-    from rap_sam.models.detectors.clip_results import clip_panoptic_frames
+    from rap_sam.models.heads import RapSAMFusionHead
+    fusion = RapSAMFusionHead(
+        2, 1, test_cfg=dict(video_panoptic_on=True, filter_low_score=True))
     probs = torch.full((3, 4), 0.01)
     probs[0, 0] = probs[1, 2] = 0.97  # a thing (label 0), a stuff (2)
     probs[2, 3] = 0.97  # background: dropped
@@ -325,8 +327,8 @@ def test_video_panoptic_ids_are_stable():
     logits[1, :, 2:] = 10.
     meta = dict(batch_input_shape=(16, 16), img_shape=(16, 16),
                 ori_shape=(8, 8))
-    maps = [p.sem_seg[0] for p in clip_panoptic_frames(
-        probs, logits, [meta, meta], num_things=2)]
+    maps = [r['pan_results'].sem_seg[0]
+            for r in fusion.predict_video(probs, logits, [meta, meta])]
     for pan in maps:
         assert set(np.unique(pan.numpy())) == {0 + 1 * INSTANCE_OFFSET, 2}
         assert pan.shape == (8, 8)

@@ -21,10 +21,10 @@ def load_tool():
 
 
 def array_bytes(tool, predictor):
-    """Bytes of the predictor's arrays: the linker's slots and the
-    prompted objects' state (not the slot -> id table)."""
-    return tool.nbytes(predictor.linker.slots) + tool.nbytes(
-        predictor.prompted)
+    """Bytes of the predictor's arrays: the track state (slot embeddings,
+    class probabilities) and the prompted objects' state (not the slot ->
+    id table)."""
+    return tool.nbytes(predictor.state) + tool.nbytes(predictor.prompted)
 
 
 def test_streaming_state_and_rss_stay_flat():

@@ -135,8 +135,7 @@ def build_rap_sam(config: str, label: str, opts: RunOptions,
     options = dict(args.cfg_options or {})
     if baseline:
         options.update({
-            'model.panoptic_fusion_head.type': 'MaskFormerFusionHead',
-            'model.test_cfg.upsample_masks': True
+            'model.panoptic_fusion_head.full_resolution': True
         })
     model = build_model(config, None, 'cpu', random_weights=True,
                         cfg_options=options)

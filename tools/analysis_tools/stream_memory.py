@@ -66,9 +66,10 @@ def nbytes(obj) -> int:
 def state_nbytes(predictor) -> Dict[str, int]:
     """Bytes a ``VideoPredictor`` carries from frame to frame.
 
-    Every attribute but the model (``head``) and the current frame's image
-    predictor (``image``, replaced by each frame): the query linker's slot
-    embeddings, the slot -> id table and the state of each prompted object.
+    Every attribute but the model (``model``) and the current frame's image
+    predictor (``image``, replaced by each frame): the video's track state
+    (slot embeddings and class probabilities), the slot -> id table and the
+    state of each prompted object.
 
     Returns:
         dict[str, int]: Bytes per attribute and ``total``.
@@ -76,7 +77,7 @@ def state_nbytes(predictor) -> Dict[str, int]:
     sizes = {
         name: nbytes(value)
         for name, value in vars(predictor).items()
-        if name not in ('image', 'head')
+        if name not in ('image', 'model')
     }
     sizes['total'] = sum(sizes.values())
     return sizes

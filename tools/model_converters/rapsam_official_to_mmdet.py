@@ -10,7 +10,7 @@ import os
 
 import torch
 
-from rap_sam.converters import convert_state_dict
+from rap_sam.model_converters import convert_state_dict
 from rap_sam.utils import load_checkpoint
 
 

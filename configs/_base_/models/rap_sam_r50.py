@@ -73,8 +73,11 @@ model = dict(
             naive_dice=True,
             eps=1.0,
             loss_weight=5.0),
-        # regression of the raw IoU output onto the Dice coefficient
-        loss_iou=dict(type='MSELoss', loss_weight=10.0),
+        # prompt queries: BCE 5 and Dice 5 against their own mask, and the
+        # raw IoU output regressed onto the Dice coefficient
+        prompt_loss=dict(
+            type='PromptLoss', loss_iou=dict(type='MSELoss',
+                                             loss_weight=10.0)),
         no_object_weight=0.1),
     # MaskFormer's post-processing, resizing only the masks it uses.
     panoptic_fusion_head=dict(
@@ -106,6 +109,6 @@ model = dict(
         iou_thr=0.8,
         filter_low_score=True,
         object_mask_thr=0.8,
-        # object masks stay at stride 4 until the fusion head
-        upsample_masks=False),
+        # video: queries of consecutive clips linked with this momentum
+        link_momentum=0.),
     init_cfg=None)

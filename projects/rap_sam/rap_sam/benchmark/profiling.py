@@ -11,7 +11,7 @@ from .measure import time_it
 
 #: Sections of the breakdown, in the order of the forward pass.
 SECTIONS = ('backbone', 'neck', 'prompt encoder', 'decoder stages',
-            'object adapter', 'prompt adapter', 'head upsampling',
+            'object adapter', 'prompt adapter', 'head (other)',
             'fusion (post-processing)', 'prompt masks to image')
 
 
@@ -19,9 +19,9 @@ SECTIONS = ('backbone', 'neck', 'prompt encoder', 'decoder stages',
 def _labelled(model: nn.Module) -> Iterator[None]:
     """Wrap each part of a RAP-SAM model in a ``record_function`` range.
 
-    Modules get forward pre / post hooks; ``head.predict``,
-    ``panoptic_fusion_head.predict`` and the detector's prompt-result
-    resizing are wrapped on the instance and restored on exit.
+    Modules get forward pre / post hooks; ``head.predict`` and the fusion
+    head's ``predict`` (objects) and ``predict_prompts`` are wrapped on the
+    instance and restored on exit.
     """
     head = model.panoptic_head
     parts: List[Tuple[str, nn.Module]] = [
@@ -56,14 +56,12 @@ def _labelled(model: nn.Module) -> Iterator[None]:
         setattr(owner, attr, wrapped)
         return owner, attr
 
+    fusion = model.panoptic_fusion_head
     wrapped = [
         wrap(head, 'predict', 'head predict'),
-        wrap(model.panoptic_fusion_head, 'predict',
-             'fusion (post-processing)')
+        wrap(fusion, 'predict', 'fusion (post-processing)'),
+        wrap(fusion, 'predict_prompts', 'prompt masks to image')
     ]
-    if hasattr(model, '_add_prompt_results'):
-        wrapped.append(
-            wrap(model, '_add_prompt_results', 'prompt masks to image'))
     try:
         yield
     finally:
@@ -84,7 +82,7 @@ def profile_breakdown(model: nn.Module, fn: Callable[[], object],
 
     Returns:
         dict: ``total_ms`` (profiled wall time), ``sections`` ({part: ms},
-        see :data:`SECTIONS`; 'head upsampling' is ``head.predict`` minus
+        see :data:`SECTIONS`; 'head (other)' is ``head.predict`` minus
         the decoder parts inside it) and ``ops`` (the profiler's table of
         the most expensive operators by self time).
     """
@@ -103,7 +101,7 @@ def profile_breakdown(model: nn.Module, fn: Callable[[], object],
                                    'object adapter', 'prompt adapter'))
     sections = {k: times[k] for k in SECTIONS if k in times}
     if 'head predict' in times:
-        sections['head upsampling'] = max(0., times['head predict'] - inside)
+        sections['head (other)'] = max(0., times['head predict'] - inside)
     sections = {k: sections[k] for k in SECTIONS if k in sections}
     sections['other'] = max(0., total * 1e3 - sum(sections.values()))
     return dict(

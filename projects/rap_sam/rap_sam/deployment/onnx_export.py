@@ -50,8 +50,9 @@ class ImageModelExport(nn.Module):
 
     def forward(self, image: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         features = self.model.extract_feat(image)[0]
-        out = self.model.panoptic_head.decode(features, with_objects=True)
-        return out['cls_logits'][-1], out['mask_logits'][-1], features
+        objects = self.model.panoptic_head.predict_from_queries(
+            features).objects
+        return objects.cls_logits, objects.mask_logits, features
 
 
 class PromptDecoderExport(nn.Module):
@@ -94,21 +95,15 @@ class PromptDecoderExport(nn.Module):
     def forward(self, features: Tensor, point_coords: Tensor,
                 point_labels: Tensor, boxes: Tensor,
                 box_valid: Tensor) -> Tuple[Tensor, Tensor]:
-        geometry = dict(
-            points=point_coords,
-            point_labels=point_labels,
-            boxes=boxes,
+        queries, priors = self.head.prompt_encoder.encode(
+            self.image_shape, self.input_shape,
+            features.shape[-2:] if self.head.prompt_prior else None,
+            points=point_coords, point_labels=point_labels, boxes=boxes,
             box_valid=box_valid)
-        queries = self.head.prompt_encoder(self.image_shape, **geometry)
-        priors = None
-        if self.head.prompt_prior:
-            priors = self.head.prompt_encoder.prior_masks(
-                self.input_shape, features.shape[-2:], **geometry)
-        out = self.head.decode(
-            features, with_objects=False, prompt_queries=queries,
-            prompt_priors=priors)
-        return (out['prompt_mask_logits'][-1],
-                self.head.prompt_scores(out['prompt_iou_logits'][-1]))
+        prompts = self.head.predict_from_queries(
+            features, queries, prompt_priors=priors,
+            with_objects=False).prompts
+        return prompts.mask_logits, prompts.iou_scores
 
 
 def prompt_inputs(points: Optional[Tensor] = None,
@@ -207,8 +202,7 @@ def panoptic_from(model: nn.Module, cls_logits: Tensor, mask_logits: Tensor,
     """Panoptic segment ids (H0, W0) from the image model's outputs.
 
     Runs the model's fusion head on (1, N, K + 1) class logits and
-    (1, N, h, w) stride-4 mask logits (upsampled as ``model.predict``
-    does when the fusion head is :class:`RapSAMFusionHead`).
+    (1, N, h, w) stride-4 mask logits, as ``model.predict`` does.
 
     Args:
         model (nn.Module): The RAP-SAM model (for its fusion head).
@@ -220,15 +214,7 @@ def panoptic_from(model: nn.Module, cls_logits: Tensor, mask_logits: Tensor,
         Tensor: int32 ``label + id * INSTANCE_OFFSET`` map, void =
         ``num_classes``.
     """
-    import torch.nn.functional as F
-
-    from rap_sam.models.heads import RapSAMFusionHead
-    fusion = model.panoptic_fusion_head
-    if not isinstance(fusion, RapSAMFusionHead):
-        mask_logits = F.interpolate(
-            mask_logits, size=meta['batch_input_shape'], mode='bilinear',
-            align_corners=False)
-    result = fusion.predict(
+    result = model.panoptic_fusion_head.predict(
         cls_logits, mask_logits, [DetDataSample(metainfo=meta)],
         rescale=True)
     return result[0]['pan_results'].sem_seg[0]

@@ -1,6 +1,5 @@
 """Test loop of interactive segmentation with multi-click refinement."""
-from contextlib import contextmanager
-from typing import Iterator, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -13,19 +12,6 @@ from mmdet.structures import DetDataSample
 from ..evaluation.interactive_clicks import evaluate_clicks_batch
 from ..evaluation.interactive_metric import InteractiveSegMetric, prompt_modes
 from ..evaluation.sample_fields import to_numpy_masks
-
-
-@contextmanager
-def prompts_only(model: torch.nn.Module) -> Iterator[None]:
-    """Decode prompt queries only (``test_cfg.panoptic_on`` False) for the
-    duration of a block."""
-    head_cfg = model.panoptic_head.test_cfg
-    old = head_cfg.get('panoptic_on', True)
-    head_cfg['panoptic_on'] = False
-    try:
-        yield
-    finally:
-        head_cfg['panoptic_on'] = old
 
 
 @LOOPS.register_module()
@@ -156,8 +142,8 @@ class InteractiveTestLoop(TestLoop):
             query.prompt_instances = InstanceData(
                 points=torch.from_numpy((points + 0.5) * scale).to(device),
                 point_labels=torch.from_numpy(labels).to(device))
-            with prompts_only(model):
-                out = model.predict_from_feats(feats, [query])[0]
+            out = model.predict_from_feats(
+                feats, [query], with_objects=False)[0]
             return to_numpy_masks(out.pred_prompt_instances.masks)
 
         return evaluate_clicks_batch(predict, gt_masks, self.max_clicks,

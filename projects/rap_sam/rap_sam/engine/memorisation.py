@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from ..models.heads.clip_targets import batch_clip_targets, frames_to_clip
+from ..models.heads.clip_targets import batch_clip_targets
 
 
 def _mask_quality(logits: Tensor, targets: Tensor) -> Dict[str, Tensor]:
@@ -77,38 +77,34 @@ def batch_quality(model: torch.nn.Module, batch: dict) -> Dict[str, float]:
     parts: List[Dict[str, Tensor]] = []
     if inputs.dim() == 5:
         num_frames = inputs.shape[1]
-        feats = model.extract_feat(inputs.flatten(0, 1))[0]
-        out = head.decode(frames_to_clip(feats, num_frames), True)
+        objects = head.predict_video(
+            model.extract_feat(inputs.flatten(0, 1)), num_frames)
         targets = batch_clip_targets(samples, head.num_things_classes,
                                      head.num_stuff_classes)
         for i, target in enumerate(targets):
             parts.append(
-                _match_objects(out['cls_logits'][-1][i],
-                               out['mask_logits'][-1][i], target.labels,
+                _match_objects(objects.cls_logits[i],
+                               objects.mask_logits[i], target.labels,
                                target.masks))
     elif any('prompt_instances' in s for s in samples):
-        feats = model.extract_feat(inputs)[0]
-        queries, valid, priors = head.encode_prompts(
-            samples, samples[0].batch_input_shape, feats.device,
-            feats.shape[-2:])
-        out = head.decode(feats, False, queries, prompt_priors=priors)
+        prompts = head.predict(
+            model.extract_feat(inputs), samples, with_objects=False).prompts
         for i, sample in enumerate(samples):
             masks = sample.gt_instances.masks
             if not isinstance(masks, Tensor):
-                masks = masks.to_tensor(torch.bool, feats.device)
+                masks = masks.to_tensor(torch.bool, inputs.device)
             parts.append(
-                _mask_quality(out['prompt_mask_logits'][-1][i][valid[i]],
+                _mask_quality(prompts.mask_logits[i][prompts.valid[i]],
                               masks))
     else:
-        feats = model.extract_feat(inputs)[0]
-        out = head.decode(feats, True)
+        objects = head.predict(model.extract_feat(inputs), samples).objects
         targets = head.preprocess_gt(
             [s.gt_instances for s in samples],
             [s.get('gt_sem_seg', None) for s in samples])
         for i, target in enumerate(targets):
             parts.append(
-                _match_objects(out['cls_logits'][-1][i],
-                               out['mask_logits'][-1][i], target.labels,
+                _match_objects(objects.cls_logits[i],
+                               objects.mask_logits[i], target.labels,
                                target.masks))
     return {
         key: float(torch.cat([p[key] for p in parts]).mean())

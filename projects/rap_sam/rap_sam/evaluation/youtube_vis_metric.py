@@ -13,7 +13,7 @@ from mmengine.logging import MMLogger
 
 from mmdet.evaluation import YouTubeVISMetric
 from mmdet.registry import METRICS
-from ..datasets.converters.json_io import dump_json_atomic
+from ..utils.atomic_io import dump_json_atomic
 
 
 @contextmanager

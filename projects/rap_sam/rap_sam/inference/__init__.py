@@ -3,7 +3,7 @@ from .predictor import (RapSAMPredictor, build_model,
                         use_random_embeddings)
 from ..models.utils.query_linker import QueryLinker
 from .video_predictor import VideoPredictor
-from .visualization import overlay_masks, overlay_panoptic
+from ..utils.visualization import overlay_masks, overlay_panoptic
 
 __all__ = [
     'QueryLinker', 'RapSAMPredictor', 'VideoPredictor', 'build_model',

@@ -4,13 +4,11 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import mmcv
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet.structures import DetDataSample
-from ..models.heads import RapSAMFusionHead
 from .image_io import ImageLike, to_rgb_uint8
 
 
@@ -218,22 +216,17 @@ class RapSAMPredictor:
                 masks=np.zeros((0, h0, w0), bool),
                 iou_scores=np.zeros((0, ), np.float32))
         sample.prompt_instances = prompts
-        head = self.model.panoptic_head
-        queries, _, priors = head.encode_prompts(
-            [sample], self._meta['batch_input_shape'], self.device,
-            self.features.shape[-2:])
         prompt_kv = self._prompt_kv
         if prompt_kv is None:
-            prompt_kv = head.prompt_adapter.pixel_kv(self.features)
+            prompt_kv = self.model.panoptic_head.prompt_adapter.pixel_kv(
+                self.features)
             if self.cache_prompt_kv:
                 self._prompt_kv = prompt_kv
-        out = head.decode(self.features, with_objects=False,
-                          prompt_queries=queries, prompt_kv=prompt_kv,
-                          prompt_priors=priors)
-        logits = out['prompt_mask_logits'][-1][0]
-        masks = self._to_original(logits) > 0
-        iou = head.prompt_scores(out['prompt_iou_logits'][-1][0])
-        return dict(masks=masks.cpu().numpy(), iou_scores=iou.cpu().numpy())
+        result = self.model.predict_from_feats(
+            (self.features, ), [sample], with_objects=False,
+            prompt_kv=prompt_kv)[0].pred_prompt_instances
+        return dict(masks=result.masks.cpu().numpy(),
+                    iou_scores=result.iou_scores.cpu().numpy())
 
     def _prompts(self, points, point_labels, boxes) -> InstanceData:
         sx, sy = self._meta.get('scale_factor', (1., 1.))
@@ -280,23 +273,6 @@ class RapSAMPredictor:
             raise ValueError(f'{name}: {xy[outside][0].tolist()} lies outside'
                              f' the image (width {w}, height {h})')
 
-    def _to_original(self, logits: Tensor) -> Tensor:
-        """(N, h, w) stride-4 logits -> (N, H0, W0) at the original size.
-
-        A resize to the size the masks already have (an image that was not
-        rescaled) is an identity and is skipped.
-        """
-        logits = F.interpolate(
-            logits[None], size=self._meta['batch_input_shape'],
-            mode='bilinear', align_corners=False)[0]
-        h, w = self._meta['img_shape']
-        logits = logits[:, :h, :w]
-        if tuple(logits.shape[-2:]) == tuple(self._meta['ori_shape']):
-            return logits
-        return F.interpolate(
-            logits[None], size=self._meta['ori_shape'],
-            mode='bilinear', align_corners=False)[0]
-
     @torch.no_grad()
     def panoptic(self) -> Dict[str, np.ndarray]:
         """Panoptic segmentation of the cached image.
@@ -306,17 +282,7 @@ class RapSAMPredictor:
             encoding ``label + instance_id * INSTANCE_OFFSET``, with
             ``num_classes`` for void.
         """
-        sample = self._sample()
-        head = self.model.panoptic_head
-        out = head.decode(self.features, with_objects=True)
-        fusion = self.model.panoptic_fusion_head
-        logits = out['mask_logits'][-1]
-        if not isinstance(fusion, RapSAMFusionHead):
-            # mmdet's fusion head takes masks at the padded input size.
-            logits = F.interpolate(
-                logits, size=self._meta['batch_input_shape'],
-                mode='bilinear', align_corners=False)
-        fused = fusion.predict(
-            out['cls_logits'][-1], logits, [sample], rescale=True)
-        return dict(panoptic_seg=fused[0]['pan_results'].sem_seg[0].cpu()
-                    .numpy())
+        sample = self.model.predict_from_feats(
+            (self.features, ), [self._sample()], with_objects=True)[0]
+        return dict(
+            panoptic_seg=sample.pred_panoptic_seg.sem_seg[0].cpu().numpy())

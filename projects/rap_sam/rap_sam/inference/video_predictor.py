@@ -1,25 +1,27 @@
 """Streaming video segmentation: one frame at a time, stable identities."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.structures import InstanceData
-from torch import Tensor
 
 from mmdet.structures import DetDataSample
-from ..evaluation.interactive_clicks import first_click
+from ..utils.mask_geometry import first_click
+from ..models.heads import HeadPredictions, VideoTrackState
 from .predictor import ImageLike, RapSAMPredictor
-from ..models.utils.query_linker import QueryLinker
 
 
 class VideoPredictor:
     """Video instance segmentation of a frame stream, with prompts.
 
     Every frame is decoded once (object queries, plus one prompt query per
-    prompted object, in the same decoder pass). Object queries are linked
-    to the previous frames' by :class:`QueryLinker`; a query slot gets an id
-    the first time it scores above ``score_thr`` and keeps it. Objects given
+    prompted object, in the same decoder pass). Object queries follow the
+    steps of :meth:`RapSAM.predict_video` with clips of one frame: linked
+    to the video's query slots and class probabilities averaged by
+    :class:`VideoTrackState`, then the best ``test_cfg.max_per_video``
+    (slot, class) pairs by :meth:`RapSAMFusionHead.predict_video`; of
+    those, a slot scoring above ``score_thr`` is shown, and gets an id the
+    first time and keeps it. Objects given
     by prompts (on any frame) get new ids and are followed by re-prompting
     each next frame with the box and interior point of their last mask. The
     state is the linker's slot embeddings and one click + box per prompted
@@ -29,24 +31,27 @@ class VideoPredictor:
         model (nn.Module): A :class:`RapSAM` model in eval mode.
         scale (tuple[int, int]): Resize scale of frames. Defaults to
             (1280, 736).
-        score_thr (float): Class score above which a query is an object.
-        link_momentum (float): See :class:`QueryLinker`.
+        score_thr (float): Mean class score above which a slot is shown.
+        link_momentum (float, optional): See :class:`QueryLinker`.
+            Defaults to the model's ``test_cfg.link_momentum`` (0), the
+            value its VIS mAP is scored with.
     """
 
     def __init__(self,
                  model: torch.nn.Module,
                  scale: Tuple[int, int] = (1280, 736),
                  score_thr: float = 0.5,
-                 link_momentum: float = 0.5) -> None:
+                 link_momentum: Optional[float] = None) -> None:
         self.image = RapSAMPredictor(model, scale)
-        self.head = model.panoptic_head
+        self.model = model
         self.score_thr = score_thr
-        self.linker = QueryLinker(link_momentum)
+        self.link_momentum = link_momentum if link_momentum is not None \
+            else model.panoptic_fusion_head.options.link_momentum
         self.reset()
 
     def reset(self) -> None:
         """Forget the video."""
-        self.linker.reset()
+        self.state = VideoTrackState(self.link_momentum)
         self.slot_ids: Dict[int, int] = {}
         # id -> (click (2,), box (4,) or None), in input pixels.
         self.prompted: Dict[int, Tuple[np.ndarray, Optional[np.ndarray]]] = {}
@@ -128,21 +133,16 @@ class VideoPredictor:
                 new.box_valid = torch.as_tensor(
                     np.asarray(box_valid, bool).reshape(-1))
         prompts = [p for p in (tracked, new) if p is not None and len(p)]
-        queries = priors = None
+        sample = DetDataSample(metainfo=meta)
         if prompts:
-            prompts = InstanceData.cat(
+            sample.prompt_instances = InstanceData.cat(
                 [self._complete(p) for p in prompts]) if len(
                     prompts) > 1 else self._complete(prompts[0])
-            sample = DetDataSample(metainfo=meta)
-            sample.prompt_instances = prompts
-            queries, _, priors = self.head.encode_prompts(
-                [sample], meta['batch_input_shape'], self.image.device,
-                self.image.features.shape[-2:])
-        out = self.head.decode(self.image.features, True, queries,
-                               prompt_priors=priors)
-        results = self._objects(out)
-        if queries is not None:
-            self._prompted_results(out, tracked,
+        preds = self.model.panoptic_head.predict((self.image.features, ),
+                                                 [sample])
+        results = self._objects(preds, meta)
+        if preds.prompts is not None:
+            self._prompted_results(preds, sample, tracked,
                                    self._complete(new) if new else None,
                                    results)
         return {k: np.stack(v) if k == 'masks' and v else np.asarray(v)
@@ -164,45 +164,46 @@ class VideoPredictor:
             raise ValueError('video prompts take one click per object')
         return p
 
-    def _objects(self, out: Dict[str, List[Tensor]]) -> Dict[str, list]:
-        cls_logits = out['cls_logits'][-1][0]
-        perm = self.linker.link(out['object_embeds'][0][0])
-        scores, labels = F.softmax(cls_logits, -1)[:, :-1].max(-1)
+    def _objects(self, preds: HeadPredictions,
+                 meta: dict) -> Dict[str, list]:
+        objects = self.state.link(preds.objects)
+        tracks = self.model.panoptic_fusion_head.predict_video(
+            self.state.class_probs, objects.mask_logits[0][:, None],
+            [meta])[0]['track_results']
         results = dict(masks=[], ids=[], scores=[], labels=[])
-        keep = [int(q) for q in perm
-                if scores[q] > self.score_thr]
-        slot_of = {int(q): s for s, q in enumerate(perm.tolist())}
-        if keep:
-            masks = self.image._to_original(
-                out['mask_logits'][-1][0][keep]) > 0
-        for i, q in enumerate(keep):
-            slot = slot_of[q]
+        shown = set()
+        for i, slot in enumerate(tracks.query_index.tolist()):
+            score = float(tracks.scores[i])
+            if score <= self.score_thr or slot in shown:
+                continue
+            shown.add(slot)
             if slot not in self.slot_ids:
                 self.slot_ids[slot] = self._new_id()
-            results['masks'].append(masks[i].cpu().numpy())
+            results['masks'].append(tracks.masks[i].cpu().numpy())
             results['ids'].append(self.slot_ids[slot])
-            results['scores'].append(float(scores[q]))
-            results['labels'].append(int(labels[q]))
+            results['scores'].append(score)
+            results['labels'].append(int(tracks.labels[i]))
         return results
 
-    def _prompted_results(self, out: Dict[str, List[Tensor]],
+    def _prompted_results(self, preds: HeadPredictions,
+                          sample: DetDataSample,
                           tracked: Optional[InstanceData],
                           new: Optional[InstanceData],
                           results: Dict[str, list]) -> None:
-        logits = out['prompt_mask_logits'][-1][0]
-        ious = self.head.prompt_scores(out['prompt_iou_logits'][-1][0])
+        logits = preds.prompts.mask_logits[0]
+        full = self.model.panoptic_fusion_head.predict_prompts(
+            preds.prompts, [sample])[0]
         ids = list(self.prompted)
         num_tracked = len(tracked) if tracked is not None else 0
         for i in range(len(logits) - num_tracked):
             obj_id = self._new_id()
             self.prompted[obj_id] = self._prompt_from_user(new, i)
             ids.append(obj_id)
-        full = self.image._to_original(logits) > 0
         for i, obj_id in enumerate(ids):
             mask = (logits[i] > 0).cpu().numpy()
             if mask.any():  # a lost object keeps its last prompt
                 self.prompted[obj_id] = self._prompt_from_mask(mask)
-            results['masks'].append(full[i].cpu().numpy())
+            results['masks'].append(full.masks[i].cpu().numpy())
             results['ids'].append(obj_id)
-            results['scores'].append(float(ious[i]))
+            results['scores'].append(float(full.iou_scores[i]))
             results['labels'].append(-1)

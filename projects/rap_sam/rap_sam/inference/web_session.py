@@ -12,7 +12,7 @@ import numpy as np
 
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from .predictor import RapSAMPredictor, to_rgb_uint8
-from .visualization import colour_of
+from ..utils.visualization import colour_of
 
 
 class ApiError(Exception):

@@ -6,7 +6,7 @@ from .coco_panoptic_subset import select_images, subset_coco_panoptic
 from .davis_to_ytvis import (DAVIS_SAMPLE_CATEGORIES, convert_sequence,
                              convert_video_folders, fit_to_frame,
                              read_object_mask, select_frames)
-from .json_io import dump_json_atomic
+from ...utils.atomic_io import dump_json_atomic
 from .make_synthetic import (make_synthetic, make_synthetic_coco_panoptic,
                              make_synthetic_ytvis)
 from .ytvis_format import (encode_mask, resolve_category, track_record,

@@ -5,7 +5,7 @@ import os.path as osp
 import shutil
 from typing import Optional, Sequence
 
-from .json_io import dump_json_atomic
+from ...utils.atomic_io import dump_json_atomic
 
 
 def select_images(images: Sequence[dict],

@@ -24,7 +24,7 @@ from PIL import Image
 
 from ..class_names import YTVIS2019
 from .coco_panoptic_categories import coco_panoptic_categories
-from .json_io import dump_json_atomic
+from ...utils.atomic_io import dump_json_atomic
 from .ytvis_format import (resolve_category, track_record, video_record,
                            ytvis_categories, ytvis_dataset)
 

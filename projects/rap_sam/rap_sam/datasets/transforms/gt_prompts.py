@@ -6,7 +6,7 @@ import numpy as np
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import HorizontalBoxes
 from mmdet.structures.mask import BitmapMasks
-from ...evaluation.interactive_clicks import first_click
+from ...utils.mask_geometry import first_click
 from .prompt_sampling import SamplePrompts
 
 PROMPT_MODES = ('point', 'box')

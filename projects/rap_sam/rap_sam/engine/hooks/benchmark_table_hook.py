@@ -10,7 +10,7 @@ from mmengine.dist import all_gather_object, is_main_process
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from ...datasets.converters.json_io import dump_json_atomic
+from ...utils.atomic_io import dump_json_atomic
 
 # Task of a metric, by the name of its class or of a base class.
 TASK_OF_METRIC = (

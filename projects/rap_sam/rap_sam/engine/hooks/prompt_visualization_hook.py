@@ -27,7 +27,7 @@ class PromptVisualizationHook(DetVisualizationHook):
     """
 
     def _draw_prompts(self, sample, out_dir: str) -> None:
-        from ...inference.visualization import overlay_masks
+        from ...utils.visualization import overlay_masks
         img_path = sample.img_path
         img = mmcv.imfrombytes(
             get(img_path, backend_args=self.backend_args),

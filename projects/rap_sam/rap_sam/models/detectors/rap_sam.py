@@ -1,9 +1,8 @@
 """The RAP-SAM detector: images, video clips and visual prompts."""
+from dataclasses import astuple
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
-import torch.nn.functional as F
-from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet.models.detectors import MaskFormer
@@ -11,9 +10,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList, TrackDataSample, TrackSampleList
 from ..heads.clip_targets import clip_to_frames
 from ..heads.text_classifier import OpenVocabClassifier
-from ..utils.query_linker import QueryLinker
-from .clip_results import (clip_panoptic_frames,
-                           clip_track_instances)
+from ..heads.video_track_state import VideoTrackState
 from .dataset_meta import TestVocabularyMeta
 
 Samples = Union[SampleList, TrackSampleList]
@@ -33,7 +30,8 @@ class RapSAM(TestVocabularyMeta, MaskFormer):
       segmentation; samples that carry ``prompt_instances`` (``points``
       (P, K, 2) and ``point_labels`` (P, K), and/or ``boxes`` (P, 4), in
       input pixels) are interactive segmentation, and in eval both run in
-      one pass unless ``test_cfg.panoptic_on`` is False;
+      one pass unless ``test_cfg.panoptic_on`` and ``instance_on`` are
+      both False;
     - clips (N, T, C, H, W) with :class:`TrackDataSample`: video instance
       segmentation, one query per identity across the clip.
 
@@ -91,63 +89,54 @@ class RapSAM(TestVocabularyMeta, MaskFormer):
         return self.predict_from_feats(
             self.extract_feat(batch_inputs), batch_data_samples, rescale)
 
-    def predict_from_feats(self,
-                           feats: Tuple[Tensor],
-                           batch_data_samples: SampleList,
-                           rescale: bool = True) -> SampleList:
+    def predict_from_feats(
+            self,
+            feats: Tuple[Tensor],
+            batch_data_samples: SampleList,
+            rescale: bool = True,
+            with_objects: Optional[bool] = None,
+            prompt_kv: Optional[Tuple[Tensor, Tensor]] = None
+    ) -> SampleList:
         """Predict images from the features of :meth:`extract_feat`.
 
         The image part of :meth:`predict`, for callers that decode the same
-        features several times (e.g. the click simulation of
-        :class:`InteractiveTestLoop`).
+        features several times (a predictor re-prompting an image, the
+        click simulation of :class:`InteractiveTestLoop`).
 
         Args:
             feats (tuple[Tensor]): The neck's single map, (B, C, H, W).
             batch_data_samples (list[DetDataSample]): Samples, optionally
                 with ``prompt_instances``.
             rescale (bool): Predictions at the original image size.
+            with_objects (bool, optional): Decode the object queries (for
+                panoptic / instance results). Defaults to
+                ``test_cfg.panoptic_on or test_cfg.instance_on``.
+            prompt_kv (tuple[Tensor], optional): The prompt adapter's cached
+                pixel keys and values of ``feats``
+                (:meth:`PromptAdapter.pixel_kv`).
 
         Returns:
             list[DetDataSample]: The samples with their predictions.
         """
-        results = self.panoptic_head.predict(feats, batch_data_samples)
-        if 'cls_logits' in results:
-            fused = self.panoptic_fusion_head.predict(
-                results['cls_logits'],
-                results['mask_logits'],
+        fusion = self.panoptic_fusion_head
+        if with_objects is None:
+            with_objects = fusion.options.panoptic_on or \
+                fusion.options.instance_on
+        preds = self.panoptic_head.predict(feats, batch_data_samples,
+                                           with_objects, prompt_kv)
+        if preds.objects is not None and with_objects:
+            fused = fusion.predict(
+                preds.objects.cls_logits,
+                preds.objects.mask_logits,
                 batch_data_samples,
                 rescale=rescale)
             self.add_pred_to_datasample(batch_data_samples, fused)
-        if 'prompt_mask_logits' in results:
-            self._add_prompt_results(batch_data_samples, results, rescale)
-        for sample in batch_data_samples:
-            if 'prompt_instances' in sample and \
-                    'pred_prompt_instances' not in sample:
-                h, w = sample.ori_shape[:2] if rescale else \
-                    sample.img_shape[:2]
-                sample.pred_prompt_instances = InstanceData(
-                    masks=feats[0].new_zeros(0, h, w, dtype=torch.bool),
-                    iou_scores=feats[0].new_zeros(0))
+        prompt_results = fusion.predict_prompts(preds.prompts,
+                                                batch_data_samples, rescale)
+        for sample, result in zip(batch_data_samples, prompt_results):
+            if result is not None:
+                sample.pred_prompt_instances = result
         return batch_data_samples
-
-    @staticmethod
-    def _add_prompt_results(batch_data_samples: SampleList,
-                            results: Dict[str, Tensor],
-                            rescale: bool) -> None:
-        for i, sample in enumerate(batch_data_samples):
-            valid = results['prompt_valid'][i]
-            logits = results['prompt_mask_logits'][i][valid]
-            h, w = sample.img_shape[:2]
-            logits = logits[:, :h, :w]
-            if rescale and len(logits):
-                logits = F.interpolate(
-                    logits[None], size=sample.ori_shape[:2],
-                    mode='bilinear', align_corners=False)[0]
-            elif rescale:
-                logits = logits.new_zeros(0, *sample.ori_shape[:2])
-            sample.pred_prompt_instances = InstanceData(
-                masks=logits > 0,
-                iou_scores=results['prompt_iou'][i][valid])
 
     def predict_video(self,
                       batch_inputs: Tensor,
@@ -156,51 +145,36 @@ class RapSAM(TestVocabularyMeta, MaskFormer):
         """Predict one video (1, T, C, H, W), clip by clip.
 
         The video is cut into clips of ``test_cfg.clip_length`` frames
-        (default: all of it); each clip is decoded as one tall map and the
-        queries of consecutive clips are linked by Hungarian matching on the
-        adapter's query embeddings (MinVIS). A slot's class probabilities
-        are averaged over the clips. With ``test_cfg.video_panoptic_on``
-        every frame also gets ``pred_panoptic_seg`` (video panoptic
-        segmentation, ids stable over the video, see
-        :func:`clip_panoptic_frames`).
+        (default: all of it); each clip is decoded as one tall map, its
+        queries are put in the video's slot order and the slots' class
+        probabilities averaged (:class:`VideoTrackState`, with
+        ``test_cfg.link_momentum``); :meth:`RapSAMFusionHead.predict_video`
+        makes the per-frame results. Streaming (``VideoPredictor``) runs
+        the same steps with clips of one frame.
         """
         if batch_inputs.shape[0] != 1:
             raise ValueError('video prediction takes one video per batch, '
                              f'got {batch_inputs.shape[0]}')
         num_frames = batch_inputs.shape[1]
-        clip_length = self.test_cfg.get('clip_length', None) or num_frames
-        linker = QueryLinker(momentum=0.)
-        probs, frame_masks = [], []
+        options = self.panoptic_fusion_head.options
+        clip_length = options.clip_length or num_frames
+        state = VideoTrackState(options.link_momentum)
+        frame_masks = []
         for start in range(0, num_frames, clip_length):
             clip = batch_inputs[0, start:start + clip_length]
-            out = self.panoptic_head.predict_video(
-                self.extract_feat(clip), len(clip))
-            perm = linker.link(out['object_embeds'][0])
-            probs.append(out['cls_logits'][0][perm].softmax(-1))
+            objects = state.link(
+                self.panoptic_head.predict_video(
+                    self.extract_feat(clip), len(clip)))
             frame_masks.append(
-                clip_to_frames(out['mask_logits'], len(clip))[0][perm])
+                clip_to_frames(objects.mask_logits, len(clip))[0])
         track_sample: TrackDataSample = batch_data_samples[0]
-        metas = [frame.metainfo for frame in track_sample]
-        video_probs = torch.stack(probs).mean(0)
-        frame_masks = torch.cat(frame_masks, 1)
-        per_frame = clip_track_instances(
-            video_probs.log(), frame_masks, metas,
-            self.test_cfg.get('max_per_video', 10), rescale)
-        for frame, instances in zip(track_sample, per_frame):
-            frame.pred_track_instances = instances
-        if self.test_cfg.get('video_panoptic_on', False):
-            panoptic = clip_panoptic_frames(
-                video_probs,
-                frame_masks,
-                metas,
-                self.panoptic_fusion_head.num_things_classes,
-                object_mask_thr=self.test_cfg.get('object_mask_thr', 0.8),
-                iou_thr=self.test_cfg.get('iou_thr', 0.8),
-                filter_low_score=self.test_cfg.get('filter_low_score',
-                                                   True),
-                rescale=rescale)
-            for frame, pan in zip(track_sample, panoptic):
-                frame.pred_panoptic_seg = pan
+        results = self.panoptic_fusion_head.predict_video(
+            state.class_probs, torch.cat(frame_masks, 1),
+            [frame.metainfo for frame in track_sample], rescale)
+        for frame, result in zip(track_sample, results):
+            frame.pred_track_instances = result['track_results']
+            if 'pan_results' in result:
+                frame.pred_panoptic_seg = result['pan_results']
         return batch_data_samples
 
     def set_test_vocabulary(self,
@@ -238,7 +212,8 @@ class RapSAM(TestVocabularyMeta, MaskFormer):
         """Raw head outputs (``mode='tensor'``)."""
         if batch_inputs.dim() == 5:
             feats = self.extract_feat(batch_inputs.flatten(0, 1))
-            return self.panoptic_head.predict_video(feats,
-                                                    batch_inputs.shape[1])
+            return astuple(
+                self.panoptic_head.predict_video(feats,
+                                                 batch_inputs.shape[1]))
         feats = self.extract_feat(batch_inputs)
         return self.panoptic_head.forward(feats, batch_data_samples)

@@ -1,14 +1,21 @@
 from .adapters import ObjectAdapter, PromptAdapter
 from .clip_targets import clip_targets, clip_to_frames, frames_to_clip
 from .decoder_stage import DynamicConvDecoderStage
+from .head_outputs import (HeadPredictions, ObjectPredictions,
+                           PromptPredictions)
 from .mask_pooling import hard_mask_pool
 from .prompt_encoder import PromptEncoder
-from .rap_sam_fusion_head import RapSAMFusionHead
+from .prompt_loss import PromptLoss
+from .rap_sam_fusion_head import RapSAMFusionHead, resize_to_image
 from .rap_sam_head import RapSAMHead
+from .test_options import TestOptions
 from .text_classifier import OpenVocabClassifier
+from .video_track_state import VideoTrackState
 
 __all__ = [
-    'DynamicConvDecoderStage', 'ObjectAdapter', 'OpenVocabClassifier',
-    'PromptAdapter', 'PromptEncoder', 'RapSAMFusionHead', 'RapSAMHead',
-    'clip_targets', 'clip_to_frames', 'frames_to_clip', 'hard_mask_pool'
+    'DynamicConvDecoderStage', 'HeadPredictions', 'ObjectAdapter',
+    'ObjectPredictions', 'OpenVocabClassifier', 'PromptAdapter',
+    'PromptEncoder', 'PromptLoss', 'PromptPredictions', 'RapSAMFusionHead',
+    'RapSAMHead', 'TestOptions', 'VideoTrackState', 'clip_targets',
+    'clip_to_frames', 'frames_to_clip', 'hard_mask_pool', 'resize_to_image'
 ]

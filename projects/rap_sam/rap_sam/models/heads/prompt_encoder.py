@@ -1,5 +1,5 @@
 """Encoding of visual prompts (points, boxes) into decoder queries."""
-from typing import Optional, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -8,6 +8,8 @@ from torch import Tensor
 from mmdet.models.layers.transformer.utils import (coordinate_to_encoding,
                                                    inverse_sigmoid)
 from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from .prompt_batch import collate_prompts, validate_prompts
 
 # Type-embedding rows: clicks and boxes with ``type_per_kind``; the
 # official model adds row 1 to every prompt.
@@ -53,6 +55,7 @@ class PromptEncoder(nn.Module):
         if normalize_by not in NORMALIZERS:
             raise ValueError(f'normalize_by must be one of {NORMALIZERS}, '
                              f'got {normalize_by!r}')
+        self.embed_dims = embed_dims
         self.num_pos_feats = num_pos_feats
         self.point_size = point_size
         self.normalize_by = normalize_by
@@ -195,3 +198,77 @@ class PromptEncoder(nn.Module):
             regions = in_box & has_box if regions is None else (
                 in_box & has_box) | (regions & ~has_box)
         return regions
+
+    def encode_samples(
+        self,
+        batch_data_samples: SampleList,
+        input_shape: tuple,
+        device: torch.device,
+        prior_shape: Optional[tuple] = None
+    ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """Validate, pad and encode the prompts of a batch of samples.
+
+        Args:
+            batch_data_samples (list[DetDataSample]): Samples, some with
+                ``prompt_instances`` (``points`` (P, K, 2) and
+                ``point_labels`` (P, K), and / or ``boxes`` (P, 4) with an
+                optional ``box_valid`` (P,), in input pixels).
+            input_shape (tuple): Padded input (H, W).
+            device (torch.device): Device of the outputs.
+            prior_shape (tuple, optional): (h, w) of the features: the
+                prompts' prior regions (:meth:`prior_masks`) are made at
+                this size. Defaults to none.
+
+        Returns:
+            tuple: prompt queries (B, P, C), validity (B, P) bool, and the
+            prior regions (B, P, h, w) bool or None.
+
+        Raises:
+            ValueError: Naming the sample and field of an invalid prompt.
+        """
+        prompts = []
+        for i, sample in enumerate(batch_data_samples):
+            p = sample.get('prompt_instances', None)
+            if p is not None:
+                validate_prompts(p, input_shape,
+                                 f'data_samples[{i}].prompt_instances')
+            prompts.append(p)
+        batch = collate_prompts(prompts, device)
+        valid = batch.pop('valid')
+        if valid.shape[1] == 0:
+            return valid.new_zeros(
+                len(prompts), 0, self.embed_dims,
+                dtype=torch.float32), valid, None
+        image_sizes = [
+            s.metainfo.get(self.normalize_by, input_shape)[:2]
+            for s in batch_data_samples
+        ]
+        queries, priors = self.encode(image_sizes, input_shape, prior_shape,
+                                      **batch)
+        return queries, valid, priors
+
+    def encode(self,
+               image_sizes: Union[Sequence, Tensor],
+               input_shape: tuple,
+               prior_shape: Optional[tuple] = None,
+               **geometry: Optional[Tensor]
+               ) -> Tuple[Tensor, Optional[Tensor]]:
+        """Queries and, with ``prior_shape``, prior regions of padded
+        prompt tensors.
+
+        Args:
+            image_sizes: See :meth:`forward`.
+            input_shape (tuple): Padded input (H, W).
+            prior_shape (tuple, optional): See :meth:`encode_samples`.
+            **geometry: ``points``, ``point_labels``, ``boxes``,
+                ``box_valid`` as in :meth:`forward`.
+
+        Returns:
+            tuple: queries (B, P, C) and prior regions (B, P, h, w) or None.
+        """
+        queries = self(image_sizes, **geometry)
+        priors = None
+        if prior_shape is not None:
+            priors = self.prior_masks(input_shape, tuple(prior_shape),
+                                      **geometry)
+        return queries, priors

@@ -1,18 +1,69 @@
-"""Panoptic and instance post-processing that upsamples only used masks."""
-from typing import Callable, List, Optional
+"""Post-processing of RAP-SAM: every crop and resize of its masks.
+
+One function resizes masks (:func:`resize_to_image`), and one head turns
+the decoder's stride-4 logits into results: panoptic and instance results
+of images (:meth:`RapSAMFusionHead.predict`), prompt masks
+(:meth:`RapSAMFusionHead.predict_prompts`) and the per-frame tracks and
+panoptic maps of a video (:meth:`RapSAMFusionHead.predict_video`).
+"""
+from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
 from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
 
-from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
 from mmdet.evaluation.functional import INSTANCE_OFFSET
+from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.structures.mask import mask2bbox
+from .head_outputs import PromptPredictions
+from .test_options import TestOptions
 
 MaskLookup = Callable[[Tensor], Tensor]
+
+
+def resize_to_image(masks: Tensor, meta: dict, rescale: bool) -> MaskLookup:
+    """The one resize of mask logits to the image, on demand.
+
+    Bilinear to the padded input (``batch_input_shape``), crop to
+    ``img_shape``, and with ``rescale`` bilinear to ``ori_shape``, as
+    :class:`MaskFormerFusionHead` does; a resize to the size the masks
+    already have is an identity and is skipped.
+
+    Args:
+        masks (Tensor): (N, h, w) mask logits, at stride 4 or at the padded
+            input size.
+        meta (dict): ``batch_input_shape``, ``img_shape``, ``ori_shape``.
+        rescale (bool): To the original image size.
+
+    Returns:
+        Callable: ``lookup(index)``, (n,) long query indices -> (n, H, W)
+        mask logits of those queries.
+    """
+    pad_shape = tuple(meta['batch_input_shape'][:2])
+    img_h, img_w = meta['img_shape'][:2]
+    ori_shape = tuple(meta['ori_shape'][:2])
+
+    def lookup(index: Tensor) -> Tensor:
+        if len(index) == 0:
+            h, w = ori_shape if rescale else (min(img_h, pad_shape[0]),
+                                              min(img_w, pad_shape[1]))
+            return masks.new_zeros(0, h, w)
+        out = masks[index]
+        if tuple(out.shape[-2:]) != pad_shape:
+            out = F.interpolate(
+                out[:, None], size=pad_shape, mode='bilinear',
+                align_corners=False)[:, 0]
+        out = out[:, :img_h, :img_w]
+        if rescale and tuple(out.shape[-2:]) != ori_shape:
+            out = F.interpolate(
+                out[:, None], size=ori_shape, mode='bilinear',
+                align_corners=False)[:, 0]
+        return out
+
+    return lookup
 
 
 @MODELS.register_module()
@@ -34,45 +85,42 @@ class RapSAMFusionHead(MaskFormerFusionHead):
     already has is an identity and is skipped. The panoptic map is painted
     in one pass instead of one pass per kept query.
 
+    Prompt masks and videos go through the same resize
+    (:func:`resize_to_image`): see :meth:`predict_prompts` and
+    :meth:`predict_video`.
+
     Args:
-        See :class:`MaskFormerFusionHead`.
+        full_resolution (bool): Upsample every query's mask and run
+            :class:`MaskFormerFusionHead`'s own post-processing (the
+            reference, and the baseline of the speed benchmark). Defaults
+            to False.
+        Others: see :class:`MaskFormerFusionHead`.
     """
 
-    @staticmethod
-    def _resizer(masks: Tensor, meta: dict, rescale: bool) -> MaskLookup:
-        """Return ``f(query_indices) -> (n, H, W)`` full-size mask logits."""
-        pad_shape = tuple(meta['batch_input_shape'][:2])
-        img_h, img_w = meta['img_shape'][:2]
-        ori_shape = tuple(meta['ori_shape'][:2])
+    def __init__(self, *args, full_resolution: bool = False,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.full_resolution = full_resolution
+        self.options  # noqa: B018  (a misspelt test_cfg key fails here)
 
-        def lookup(index: Tensor) -> Tensor:
-            if len(index) == 0:
-                h, w = ori_shape if rescale else (min(img_h, pad_shape[0]),
-                                                  min(img_w, pad_shape[1]))
-                return masks.new_zeros(0, h, w)
-            out = masks[index]
-            if tuple(out.shape[-2:]) != pad_shape:
-                out = F.interpolate(
-                    out[:, None], size=pad_shape, mode='bilinear',
-                    align_corners=False)[:, 0]
-            out = out[:, :img_h, :img_w]
-            if rescale and tuple(out.shape[-2:]) != ori_shape:
-                out = F.interpolate(
-                    out[:, None], size=ori_shape, mode='bilinear',
-                    align_corners=False)[:, 0]
-            return out
-
-        return lookup
+    @property
+    def options(self) -> TestOptions:
+        """``test_cfg`` as :class:`TestOptions` (read at each use, so that
+        changes to ``test_cfg`` take effect)."""
+        return TestOptions.from_cfg(self.test_cfg)
 
     def _panoptic_queries(self, mask_cls: Tensor) -> Tensor:
         """Indices of the queries :meth:`panoptic_postprocess` keeps."""
-        object_mask_thr = self.test_cfg.get('object_mask_thr', 0.8)
         scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
-        keep = labels.ne(self.num_classes) & (scores > object_mask_thr)
+        keep = labels.ne(self.num_classes) & (
+            scores > self.options.object_mask_thr)
         return keep.nonzero()[:, 0]
 
-    def panoptic_postprocess(self, mask_cls: Tensor,
-                             mask_pred: Tensor) -> PixelData:
+    def panoptic_postprocess(
+            self,
+            mask_cls: Tensor,
+            mask_pred: Tensor,
+            instance_ids: Optional[Tensor] = None) -> PixelData:
         """:meth:`MaskFormerFusionHead.panoptic_postprocess`, vectorised.
 
         The same decisions, made from per-query pixel counts (one
@@ -85,14 +133,18 @@ class RapSAMFusionHead(MaskFormerFusionHead):
         Args:
             mask_cls (Tensor): (num_queries, num_classes + 1) logits.
             mask_pred (Tensor): (num_queries, H, W) mask logits.
+            instance_ids (Tensor, optional): (num_queries,) the instance id
+                of each query's thing (a video's track ids). Defaults to
+                1, 2, ... in query order over the things that are painted.
 
         Returns:
             :obj:`PixelData`: ``sem_seg`` (1, H, W) int32,
             ``label + instance_id * INSTANCE_OFFSET``, ``num_classes`` void.
         """
-        object_mask_thr = self.test_cfg.get('object_mask_thr', 0.8)
-        iou_thr = self.test_cfg.get('iou_thr', 0.8)
-        filter_low_score = self.test_cfg.get('filter_low_score', False)
+        options = self.options
+        object_mask_thr = options.object_mask_thr
+        iou_thr = options.iou_thr
+        filter_low_score = options.filter_low_score
 
         scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
         keep = labels.ne(self.num_classes) & (scores > object_mask_thr)
@@ -112,15 +164,19 @@ class RapSAMFusionHead(MaskFormerFusionHead):
         original_areas = above.flatten(1).sum(1)
         values = []
         instance_id = 1
-        for pred_class, mask_area, original_area in zip(
+        given_ids = instance_ids[keep].tolist() if instance_ids is not None \
+            else [None] * num
+        for pred_class, mask_area, original_area, given_id in zip(
                 cur_classes.tolist(), mask_areas.tolist(),
-                original_areas.tolist()):
+                original_areas.tolist(), given_ids):
             # An empty region paints nothing and takes no instance id.
             if mask_area == 0 or original_area == 0 or \
                     mask_area / original_area < iou_thr:
                 values.append(void)
             elif pred_class >= self.num_things_classes:
                 values.append(pred_class)
+            elif given_id is not None:
+                values.append(pred_class + given_id * INSTANCE_OFFSET)
             else:
                 values.append(pred_class + instance_id * INSTANCE_OFFSET)
                 instance_id += 1
@@ -150,7 +206,7 @@ class RapSAMFusionHead(MaskFormerFusionHead):
             :obj:`InstanceData`: ``bboxes``, ``labels``, ``scores`` and
             ``masks`` (n, H, W) bool.
         """
-        max_per_image = self.test_cfg.get('max_per_image', 100)
+        max_per_image = self.options.max_per_image
         num_queries = mask_cls.shape[0]
         scores = F.softmax(mask_cls, dim=-1)[:, :-1]
         labels = torch.arange(self.num_classes, device=mask_cls.device).\
@@ -205,42 +261,127 @@ class RapSAMFusionHead(MaskFormerFusionHead):
             ``test_cfg.instance_on``, ``ins_results`` (:obj:`InstanceData`)
             of each image, as :meth:`MaskFormerFusionHead.predict`.
         """
-        panoptic_on = self.test_cfg.get('panoptic_on', True)
-        semantic_on = self.test_cfg.get('semantic_on', False)
-        instance_on = self.test_cfg.get('instance_on', False)
-        assert not semantic_on, 'semantic segmentation results are not ' \
-            'supported yet.'
+        options = self.options
+        panoptic_on, instance_on = options.panoptic_on, options.instance_on
+        if options.semantic_on:
+            raise ValueError('test_cfg.semantic_on: semantic segmentation '
+                             'results are not supported')
         results = []
         for mask_cls, masks, sample in zip(mask_cls_results,
                                            mask_pred_results,
                                            batch_data_samples):
-            lookup = self._resizer(masks, sample.metainfo, rescale)
+            lookup = resize_to_image(masks, sample.metainfo, rescale)
             result = dict()
-            if panoptic_on:
+            if self.full_resolution:
+                full = lookup(torch.arange(len(masks), device=masks.device))
+                if panoptic_on:
+                    result['pan_results'] = super().panoptic_postprocess(
+                        mask_cls, full)
+                if instance_on:
+                    result['ins_results'] = self.instance_postprocess(
+                        mask_cls, full)
+            elif panoptic_on:
                 keep = self._panoptic_queries(mask_cls)
                 result['pan_results'] = self.panoptic_postprocess(
                     mask_cls[keep], lookup(keep))
-            if instance_on:
+            if instance_on and not self.full_resolution:
                 result['ins_results'] = self.instance_from_lookup(
                     mask_cls, lookup)
             results.append(result)
         return results
 
-    def full_size_masks(self, masks: Tensor, meta: dict,
-                        rescale: bool = True,
-                        index: Optional[Tensor] = None) -> Tensor:
-        """Resize mask logits as :meth:`predict` does.
+    @staticmethod
+    def predict_prompts(prompts: Optional[PromptPredictions],
+                        batch_data_samples: SampleList,
+                        rescale: bool = True) -> List[Optional[InstanceData]]:
+        """Binary masks of the prompts of each image.
 
         Args:
-            masks (Tensor): (N, h, w) mask logits.
-            meta (dict): Image meta (``batch_input_shape``, ``img_shape``,
-                ``ori_shape``).
-            rescale (bool): To the original image size.
-            index (Tensor, optional): Queries to resize. Defaults to all.
+            prompts (PromptPredictions, optional): The head's prompt
+                outputs; None when no sample held a prompt.
+            batch_data_samples (list[DetDataSample]): Samples; those with
+                ``prompt_instances`` get a result.
+            rescale (bool): Masks at the original image size.
 
         Returns:
-            Tensor: (n, H, W) mask logits.
+            list[InstanceData | None]: Per sample: ``masks`` (P, H, W) bool
+            and ``iou_scores`` (P,), in the order of its prompts; None for
+            a sample without ``prompt_instances``.
         """
-        if index is None:
-            index = torch.arange(len(masks), device=masks.device)
-        return self._resizer(masks, meta, rescale)(index)
+        results = []
+        for i, sample in enumerate(batch_data_samples):
+            if 'prompt_instances' not in sample:
+                results.append(None)
+                continue
+            if prompts is None:
+                index = torch.zeros(0, dtype=torch.long)
+                logits = torch.zeros(0, 1, 1)
+                scores = torch.zeros(0)
+            else:
+                valid = prompts.valid[i]
+                index = valid.nonzero()[:, 0]
+                logits = prompts.mask_logits[i]
+                scores = prompts.iou_scores[i][valid]
+            masks = resize_to_image(logits, sample.metainfo, rescale)(index)
+            results.append(InstanceData(masks=masks > 0, iou_scores=scores))
+        return results
+
+    def predict_video(self,
+                      class_probs: Tensor,
+                      frame_mask_logits: Tensor,
+                      frame_metas: List[dict],
+                      rescale: bool = True) -> List[Dict]:
+        """Per-frame results of a video whose queries are identities.
+
+        Tracks: the ``test_cfg.max_per_video`` (default 10) best (query,
+        class) pairs of the video by class probability, each with its mask
+        on every frame and the same id on every frame. With
+        ``test_cfg.video_panoptic_on``, also a panoptic map per frame:
+        :meth:`panoptic_postprocess` of the frame's masks with the video's
+        class decisions, a thing keeping the id ``query slot + 1`` on every
+        frame.
+
+        Args:
+            class_probs (Tensor): (N, K + 1) class probabilities of the
+                video's query slots, no-object last.
+            frame_mask_logits (Tensor): (N, T, h, w) mask logits of each
+                slot on each frame, at stride 4.
+            frame_metas (list[dict]): Metainfo of each frame
+                (``batch_input_shape``, ``img_shape``, ``ori_shape``).
+            rescale (bool): Results at the original image size.
+
+        Returns:
+            list[dict]: Per frame, ``track_results`` (:obj:`InstanceData`:
+            ``masks`` (k, H, W) bool, ``scores``, ``labels``, ``bboxes``,
+            ``instances_id`` (k,) and ``query_index`` (k,), the slot of
+            each track) and, for video panoptic segmentation,
+            ``pan_results`` (:obj:`PixelData`).
+        """
+        num_classes = class_probs.shape[1] - 1
+        scores = class_probs[:, :-1]
+        k = min(self.options.max_per_video, scores.numel())
+        top_scores, top_idx = scores.flatten().topk(k)
+        labels = top_idx % num_classes
+        queries = top_idx // num_classes
+        video_panoptic = self.options.video_panoptic_on
+        log_probs = class_probs.clamp(min=1e-12).log()
+        slot_ids = torch.arange(
+            1, len(class_probs) + 1, device=class_probs.device)
+        results = []
+        for t, meta in enumerate(frame_metas):
+            lookup = resize_to_image(frame_mask_logits[:, t], meta, rescale)
+            masks = lookup(queries) > 0
+            result = dict(
+                track_results=InstanceData(
+                    masks=masks,
+                    scores=top_scores,
+                    labels=labels,
+                    bboxes=mask2bbox(masks),
+                    instances_id=torch.arange(k, device=masks.device),
+                    query_index=queries))
+            if video_panoptic:
+                keep = self._panoptic_queries(log_probs)
+                result['pan_results'] = self.panoptic_postprocess(
+                    log_probs[keep], lookup(keep), slot_ids[keep])
+            results.append(result)
+        return results

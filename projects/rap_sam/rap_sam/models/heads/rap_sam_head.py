@@ -3,57 +3,20 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from mmcv.ops import point_sample
 from mmengine.model import BaseModule, ModuleList
 from torch import Tensor
 
 from mmdet.models.dense_heads import Mask2FormerHead
-from mmdet.models.utils import get_uncertain_point_coords_with_randomness
 from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures import SampleList, TrackSampleList
-from mmdet.utils import (ConfigType, OptConfigType, OptMultiConfig,
-                         reduce_mean)
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from .adapters import ObjectAdapter, PromptAdapter
 from .clip_targets import batch_clip_targets, frames_to_clip
 from .decoder_stage import DynamicConvDecoderStage
-from .prompt_batch import collate_prompts, validate_prompts
+from .head_outputs import (HeadPredictions, ObjectPredictions,
+                           PromptPredictions)
 
 HeadOutputs = Dict[str, List[Tensor]]
-
-
-def dice_coefficient(point_logits: Tensor, point_targets: Tensor) -> Tensor:
-    """Smoothed Dice coefficient (eps 1) of each mask on sampled points.
-
-    Args:
-        point_logits (Tensor): (M, num_points) mask logits.
-        point_targets (Tensor): (M, num_points) targets in [0, 1].
-
-    Returns:
-        Tensor: (M,) ``(2 |p t| + 1) / (|p| + |t| + 1)``, p the sigmoid.
-    """
-    probs = point_logits.sigmoid()
-    inter = (probs * point_targets).sum(-1)
-    return (2 * inter + 1) / (probs.sum(-1) + point_targets.sum(-1) + 1)
-
-
-def mask_iou(mask_logits: Tensor, targets: Tensor) -> Tensor:
-    """IoU of binarised masks with their targets at the masks' size.
-
-    Args:
-        mask_logits (Tensor): (M, h, w) mask logits.
-        targets (Tensor): (M, H, W) binary targets.
-
-    Returns:
-        Tensor: (M,) IoU.
-    """
-    small_targets = F.interpolate(
-        targets.unsqueeze(1), mask_logits.shape[-2:],
-        mode='nearest').squeeze(1) > 0.5
-    pred = mask_logits > 0
-    inter = (pred & small_targets).flatten(1).sum(-1).float()
-    union = (pred | small_targets).flatten(1).sum(-1).float()
-    return inter / union.clamp(min=1)
 
 
 @MODELS.register_module()
@@ -103,19 +66,19 @@ class RapSAMHead(Mask2FormerHead):
             the raw linear output, regressed (MSE) onto the Dice
             coefficient of its mask on the sampled points, and published
             as is. True: a sigmoid of it, regressed onto the mask IoU at
-            stride 4, so scores lie in [0, 1].
+            stride 4, so scores lie in [0, 1]. Passed to ``prompt_loss``.
         loss_cls (dict): Classification loss (class_weight gives the
             no-object weight).
         loss_mask (dict): Mask BCE loss.
         loss_dice (dict): Dice loss.
-        loss_iou (dict): IoU-prediction loss of prompt queries.
+        prompt_loss (dict): :class:`PromptLoss` of prompt queries; the
+            point sampling of ``train_cfg`` and ``bounded_iou`` are its
+            defaults.
         train_cfg (dict, optional): ``assigner``, ``sampler``,
             ``num_points``, ``oversample_ratio``, ``importance_sample_ratio``.
-        test_cfg (dict, optional): ``panoptic_on`` (run object queries when
-            predicting, default True), ``upsample_masks`` (default True;
-            False leaves the object masks of :meth:`predict` at stride 4
-            for :class:`RapSAMFusionHead`, which upsamples only the masks
-            it uses) and the fusion head's options.
+        test_cfg (dict, optional): The detector's test options; the head
+            reads none (the masks of :meth:`predict` stay at stride 4 for
+            :class:`RapSAMFusionHead`, which resizes only those it uses).
         init_cfg (dict, optional): Initialization config.
     """
 
@@ -151,7 +114,7 @@ class RapSAMHead(Mask2FormerHead):
                      naive_dice=True,
                      eps=1.0,
                      loss_weight=5.0),
-                 loss_iou: ConfigType = dict(type='MSELoss', loss_weight=10.0),
+                 prompt_loss: ConfigType = dict(type='PromptLoss'),
                  no_object_weight: float = 0.1,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
@@ -177,7 +140,6 @@ class RapSAMHead(Mask2FormerHead):
         self.object_queries = nn.Embedding(num_queries, embed_dims)
         self.prompt_encoder = MODELS.build(prompt_encoder)
         self.prompt_prior = prompt_prior
-        self.bounded_iou = bounded_iou
         self.stages = ModuleList(
             DynamicConvDecoderStage(embed_dims, text_dims, **stage_cfg)
             for _ in range(num_stages))
@@ -209,7 +171,15 @@ class RapSAMHead(Mask2FormerHead):
         self.loss_cls = MODELS.build(loss_cls)
         self.loss_mask = MODELS.build(loss_mask)
         self.loss_dice = MODELS.build(loss_dice)
-        self.loss_iou = MODELS.build(loss_iou)
+        sampling = {
+            k: v
+            for k, v in (train_cfg or {}).items()
+            if k in ('num_points', 'oversample_ratio',
+                     'importance_sample_ratio')
+        }
+        self.prompt_loss = MODELS.build(
+            prompt_loss, default_args=dict(bounded_iou=bounded_iou,
+                                           **sampling))
 
     def init_weights(self) -> None:
         """Truncated-normal (std 0.02) linear layers, as the official head.
@@ -233,7 +203,7 @@ class RapSAMHead(Mask2FormerHead):
         Returns:
             Tensor: (..., P) scores: raw (official) or in [0, 1].
         """
-        return iou_logits.sigmoid() if self.bounded_iou else iou_logits
+        return self.prompt_loss.scores(iou_logits)
 
     @property
     def active_classifier(self) -> nn.Module:
@@ -245,12 +215,12 @@ class RapSAMHead(Mask2FormerHead):
     # ------------------------------------------------------------------
     # forward
     # ------------------------------------------------------------------
-    def decode(self,
-               features: Tensor,
-               with_objects: bool = True,
-               prompt_queries: Optional[Tensor] = None,
-               prompt_kv: Optional[Tuple[Tensor, Tensor]] = None,
-               prompt_priors: Optional[Tensor] = None) -> HeadOutputs:
+    def _decode(self,
+                features: Tensor,
+                with_objects: bool = True,
+                prompt_queries: Optional[Tensor] = None,
+                prompt_kv: Optional[Tuple[Tensor, Tensor]] = None,
+                prompt_priors: Optional[Tensor] = None) -> HeadOutputs:
         """Run the shared decoder and the adapters.
 
         Args:
@@ -340,89 +310,46 @@ class RapSAMHead(Mask2FormerHead):
         mask[:num_obj, :num_obj] = False
         return mask
 
-    def encode_prompts(
-        self,
-        batch_data_samples: SampleList,
-        input_shape: tuple,
-        device: torch.device,
-        feat_shape: Optional[tuple] = None
-    ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
-        """Validate, pad and encode the prompts of a batch.
+    def forward(self,
+                x: Tuple[Tensor],
+                batch_data_samples: SampleList,
+                with_objects: Optional[bool] = None,
+                prompt_kv: Optional[Tuple[Tensor, Tensor]] = None
+                ) -> HeadOutputs:
+        """Decode the queries a batch asks for, every layer.
 
-        Args:
-            batch_data_samples (list[DetDataSample]): Samples, some with
-                ``prompt_instances``.
-            input_shape (tuple): Padded input (H, W).
-            device (torch.device): Device of the outputs.
-            feat_shape (tuple, optional): (h, w) of the features; with
-                ``prompt_prior``, the prompts' prior regions are made at
-                this size.
-
-        Returns:
-            tuple: prompt queries (B, P, C), validity (B, P) and the prior
-            regions (B, P, h, w) bool, or None.
-        """
-        prompts = []
-        for i, sample in enumerate(batch_data_samples):
-            p = sample.get('prompt_instances', None)
-            if p is not None:
-                validate_prompts(p, input_shape,
-                                 f'data_samples[{i}].prompt_instances')
-            prompts.append(p)
-        batch = collate_prompts(prompts, device)
-        if batch['valid'].shape[1] == 0:
-            return batch['valid'].new_zeros(
-                len(prompts), 0, self.embed_dims,
-                dtype=torch.float32), batch['valid'], None
-        geometry = dict(
-            points=batch['points'],
-            point_labels=batch['point_labels'],
-            boxes=batch['boxes'],
-            box_valid=batch['box_valid'])
-        size_key = self.prompt_encoder.normalize_by
-        image_sizes = [
-            s.metainfo.get(size_key, input_shape)[:2]
-            for s in batch_data_samples
-        ]
-        queries = self.prompt_encoder(image_sizes, **geometry)
-        priors = None
-        if self.prompt_prior and feat_shape is not None:
-            priors = self.prompt_encoder.prior_masks(
-                input_shape, tuple(feat_shape), **geometry)
-        return queries, batch['valid'], priors
-
-    def forward(self, x: Tuple[Tensor],
-                batch_data_samples: SampleList) -> HeadOutputs:
-        """Decode the queries a batch asks for.
-
-        Object queries run unless the samples carry prompts in training, or
-        ``test_cfg.panoptic_on`` is False in eval; prompt queries run when
-        the samples carry ``prompt_instances``.
+        Prompt queries run when the samples carry ``prompt_instances``.
 
         Args:
             x (tuple[Tensor]): The neck's single map, (B, C, H, W).
             batch_data_samples (list[DetDataSample]): Samples.
+            with_objects (bool, optional): Decode the object queries.
+                Defaults to: unless prompts come in training (a batch holds
+                one task). Without prompts they always run.
+            prompt_kv (tuple[Tensor], optional): Cached pixel keys and
+                values of the prompt adapter (see :meth:`_decode`).
 
         Returns:
-            dict[str, list[Tensor]]: see :meth:`decode`; also
+            dict[str, list[Tensor]]: see :meth:`_decode`; also
             ``prompt_valid`` [(B, P)] when prompts ran.
         """
         features = x[0]
         has_prompts = any('prompt_instances' in s for s in batch_data_samples)
-        with_objects = not has_prompts if self.training else \
-            self.test_cfg.get('panoptic_on', True)
+        if with_objects is None:
+            with_objects = not (has_prompts and self.training)
         prompt_queries = valid = priors = None
         if has_prompts:
             input_shape = batch_data_samples[0].batch_input_shape
-            prompt_queries, valid, priors = self.encode_prompts(
-                batch_data_samples, input_shape, features.device,
-                features.shape[-2:])
+            prompt_queries, valid, priors = \
+                self.prompt_encoder.encode_samples(
+                    batch_data_samples, input_shape, features.device,
+                    features.shape[-2:] if self.prompt_prior else None)
             if prompt_queries.shape[1] == 0:
                 prompt_queries = None
         if prompt_queries is None and not with_objects:
             with_objects = True
-        out = self.decode(features, with_objects, prompt_queries,
-                          prompt_priors=priors)
+        out = self._decode(features, with_objects, prompt_queries, prompt_kv,
+                           priors)
         if prompt_queries is not None:
             out['prompt_valid'] = [valid]
         return out
@@ -456,10 +383,9 @@ class RapSAMHead(Mask2FormerHead):
                                   gt_instances, metas))
         if out['prompt_mask_logits']:
             losses.update(
-                self.prompt_loss_by_feat(out['prompt_mask_logits'],
-                                         out['prompt_iou_logits'],
-                                         out['prompt_valid'][0],
-                                         batch_data_samples))
+                self.prompt_loss(out['prompt_mask_logits'],
+                                 out['prompt_iou_logits'],
+                                 out['prompt_valid'][0], batch_data_samples))
         return self._touch_unused_parameters(losses)
 
     def loss_video(self, x: Tuple[Tensor], track_samples: TrackSampleList,
@@ -477,7 +403,7 @@ class RapSAMHead(Mask2FormerHead):
             dict[str, Tensor]: Loss components.
         """
         features = frames_to_clip(x[0], num_frames)
-        out = self.decode(features, with_objects=True)
+        out = self._decode(features, with_objects=True)
         targets = batch_clip_targets(track_samples, self.num_things_classes,
                                      self.num_stuff_classes)
         metas = [s[0].metainfo for s in track_samples]
@@ -499,134 +425,93 @@ class RapSAMHead(Mask2FormerHead):
         losses[key] = losses[key] + zero
         return losses
 
-    def prompt_loss_by_feat(self, all_mask_logits: List[Tensor],
-                            all_iou_logits: List[Tensor], valid: Tensor,
-                            batch_data_samples: SampleList
-                            ) -> Dict[str, Tensor]:
-        """Mask, Dice and IoU losses of prompt queries on every layer.
-
-        Args:
-            all_mask_logits (list[Tensor]): Per layer (B, P, H, W).
-            all_iou_logits (list[Tensor]): Per layer (B, P).
-            valid (Tensor): (B, P) which prompts exist.
-            batch_data_samples (list[DetDataSample]): ``gt_instances.masks``
-                holds one mask per prompt, at the padded input size.
-
-        Returns:
-            dict[str, Tensor]: ``loss_prompt_{mask,dice,iou}`` of the last
-            layer and ``d{i}.loss_prompt_*`` of the stages.
-        """
-        targets = []
-        for i, sample in enumerate(batch_data_samples):
-            masks = sample.gt_instances.masks
-            if not isinstance(masks, Tensor):
-                masks = masks.to_tensor(dtype=torch.bool, device=valid.device)
-            n = int(valid[i].sum())
-            if len(masks) != n:
-                raise ValueError(
-                    f'data_samples[{i}]: {n} prompts but '
-                    f'{len(masks)} gt_instances.masks; prompt training needs '
-                    'one mask per prompt')
-            targets.append(masks.float())
-        targets = torch.cat(targets)
-        losses = {}
-        num_layers = len(all_mask_logits)
-        for layer, (mask_logits, iou_logits) in enumerate(
-                zip(all_mask_logits, all_iou_logits)):
-            prefix = '' if layer == num_layers - 1 else f'd{layer}.'
-            mask_loss, dice_loss, iou_loss = self._prompt_loss_single(
-                mask_logits[valid], iou_logits[valid], targets)
-            losses[f'{prefix}loss_prompt_mask'] = mask_loss
-            losses[f'{prefix}loss_prompt_dice'] = dice_loss
-            losses[f'{prefix}loss_prompt_iou'] = iou_loss
-        return losses
-
-    def _prompt_loss_single(self, mask_logits: Tensor, iou_logits: Tensor,
-                            targets: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """Losses of one layer for (M, H, W) masks paired with targets."""
-        num_masks = reduce_mean(mask_logits.new_tensor([len(targets)]))
-        num_masks = max(num_masks, 1)
-        if len(targets) == 0:
-            zero = mask_logits.sum() + iou_logits.sum()
-            return zero, zero, zero
-        with torch.no_grad():
-            coords = get_uncertain_point_coords_with_randomness(
-                mask_logits.unsqueeze(1), None, self.num_points,
-                self.oversample_ratio, self.importance_sample_ratio)
-            point_targets = point_sample(targets.unsqueeze(1),
-                                         coords).squeeze(1)
-        point_logits = point_sample(mask_logits.unsqueeze(1),
-                                    coords).squeeze(1)
-        loss_dice = self.loss_dice(
-            point_logits, point_targets, avg_factor=num_masks)
-        loss_mask = self.loss_mask(
-            point_logits.reshape(-1),
-            point_targets.reshape(-1),
-            avg_factor=num_masks * self.num_points)
-        with torch.no_grad():
-            if self.bounded_iou:
-                iou_targets = mask_iou(mask_logits, targets)
-            else:
-                iou_targets = dice_coefficient(point_logits, point_targets)
-        loss_iou = self.loss_iou(
-            self.prompt_scores(iou_logits), iou_targets)
-        return loss_mask, loss_dice, loss_iou
-
     # ------------------------------------------------------------------
     # inference
     # ------------------------------------------------------------------
-    def predict(self, x: Tuple[Tensor],
-                batch_data_samples: SampleList) -> Dict[str, Tensor]:
-        """Decode and upsample to the padded input size.
+    def predict(self,
+                x: Tuple[Tensor],
+                batch_data_samples: SampleList,
+                with_objects: bool = True,
+                prompt_kv: Optional[Tuple[Tensor, Tensor]] = None
+                ) -> HeadPredictions:
+        """Decode a batch of images for prediction.
 
         Args:
             x (tuple[Tensor]): The neck's single map, (B, C, H, W).
             batch_data_samples (list[DetDataSample]): Samples, optionally
                 with ``prompt_instances``.
+            with_objects (bool): Decode the object queries too (in the
+                same pass as the prompts). Without prompts they always
+                run. Defaults to True.
+            prompt_kv (tuple[Tensor], optional): The prompt adapter's pixel
+                keys and values of these features, cached by a caller that
+                prompts the same image again
+                (:meth:`PromptAdapter.pixel_kv`).
 
         Returns:
-            dict[str, Tensor]: ``cls_logits`` (B, N, K + 1) and
-            ``mask_logits`` (B, N, H_in, W_in) of object queries when they
-            ran (at stride 4, (B, N, H, W), when ``test_cfg.upsample_masks``
-            is False); ``prompt_mask_logits`` (B, P, H_in, W_in),
-            ``prompt_iou`` (B, P) (see ``bounded_iou``) and
-            ``prompt_valid`` (B, P)
-            when prompts ran.
+            HeadPredictions: The last layer's outputs at stride 4, for
+            :class:`RapSAMFusionHead`.
         """
-        out = self(x, batch_data_samples)
-        size = batch_data_samples[0].batch_input_shape
-        results = {}
-        if out['cls_logits']:
-            results['cls_logits'] = out['cls_logits'][-1]
-            results['mask_logits'] = out['mask_logits'][-1]
-            if self.test_cfg.get('upsample_masks', True):
-                results['mask_logits'] = F.interpolate(
-                    results['mask_logits'], size=size, mode='bilinear',
-                    align_corners=False)
-        if out['prompt_mask_logits']:
-            results['prompt_mask_logits'] = F.interpolate(
-                out['prompt_mask_logits'][-1], size=size, mode='bilinear',
-                align_corners=False)
-            results['prompt_iou'] = self.prompt_scores(
-                out['prompt_iou_logits'][-1])
-            results['prompt_valid'] = out['prompt_valid'][0]
-        return results
+        return self._predictions(
+            self(x, batch_data_samples, with_objects, prompt_kv))
 
-    def predict_video(self, x: Tuple[Tensor],
-                      num_frames: int) -> Dict[str, Tensor]:
-        """Decode one clip.
+    def predict_from_queries(
+            self,
+            features: Tensor,
+            prompt_queries: Optional[Tensor] = None,
+            prompt_valid: Optional[Tensor] = None,
+            prompt_priors: Optional[Tensor] = None,
+            with_objects: bool = True) -> HeadPredictions:
+        """:meth:`predict` from encoded prompts (see
+        :meth:`PromptEncoder.encode`), for graphs that take prompt
+        tensors rather than data samples (ONNX export).
 
         Args:
-            x (tuple[Tensor]): The neck's map of every frame, (T, C, H, W).
+            features (Tensor): (B, C, h, w) stride-4 features.
+            prompt_queries (Tensor, optional): (B, P, C).
+            prompt_valid (Tensor, optional): (B, P) bool. Defaults to all.
+            prompt_priors (Tensor, optional): (B, P, h, w) bool.
+            with_objects (bool): Decode the object queries too.
+
+        Returns:
+            HeadPredictions: As :meth:`predict`.
+        """
+        out = self._decode(features, with_objects, prompt_queries,
+                           prompt_priors=prompt_priors)
+        if prompt_queries is not None:
+            out['prompt_valid'] = [
+                prompt_valid if prompt_valid is not None else
+                prompt_queries.new_ones(prompt_queries.shape[:2],
+                                        dtype=torch.bool)
+            ]
+        return self._predictions(out)
+
+    def _predictions(self, out: HeadOutputs) -> HeadPredictions:
+        """The last layer of :meth:`_decode`'s outputs, typed."""
+        preds = HeadPredictions()
+        if out['cls_logits']:
+            preds.objects = ObjectPredictions(out['cls_logits'][-1],
+                                              out['mask_logits'][-1],
+                                              out['object_embeds'][0])
+        if out['prompt_mask_logits']:
+            preds.prompts = PromptPredictions(
+                out['prompt_mask_logits'][-1],
+                self.prompt_scores(out['prompt_iou_logits'][-1]),
+                out['prompt_valid'][0])
+        return preds
+
+    def predict_video(self, x: Tuple[Tensor],
+                      num_frames: int) -> ObjectPredictions:
+        """Decode clips as tall maps, one query per identity.
+
+        Args:
+            x (tuple[Tensor]): The neck's map of every frame,
+                (N * T, C, H, W).
             num_frames (int): T.
 
         Returns:
-            dict[str, Tensor]: ``cls_logits`` (1, N, K + 1), ``mask_logits``
-            (1, N, T * H, W) at stride 4, and ``object_embeds`` (1, N, C),
-            the adapter's queries used to link clips.
+            ObjectPredictions: ``mask_logits`` (N, Q, T * H, W) at stride 4
+            (frames stacked vertically, see :func:`clip_to_frames`).
         """
-        out = self.decode(frames_to_clip(x[0], num_frames), with_objects=True)
-        return dict(
-            cls_logits=out['cls_logits'][-1],
-            mask_logits=out['mask_logits'][-1],
-            object_embeds=out['object_embeds'][0])
+        features = frames_to_clip(x[0], num_frames)
+        return self._predictions(self._decode(features)).objects

@@ -1,4 +1,4 @@
-"""Writing annotation files atomically."""
+"""Writing files atomically."""
 import json
 import os
 import os.path as osp
