@@ -169,3 +169,66 @@ def test_streaming_is_the_scored_video_algorithm(model):
                                last.scores[order].numpy(), rtol=1e-6)
     np.testing.assert_array_equal(streamed['masks'],
                                   last.masks[order].numpy())
+
+
+@pytest.mark.parametrize('labels,message', [([2], 'got 2'),
+                                            ([0.7], 'got 0.7'),
+                                            (['a'], 'must be numbers')])
+def test_bad_click_labels_are_errors(model, image, labels, message):
+    pred = RapSAMPredictor(model, scale=(160, 128))
+    pred.set_image(image)
+    with pytest.raises(ValueError, match=f'point_labels.*{message}'):
+        pred.predict(points=[[50, 40]], point_labels=labels)
+    # exact floats and bools are clicks
+    a = pred.predict(points=[[50, 40]], point_labels=[1.0])
+    b = pred.predict(points=[[50, 40]], point_labels=[True])
+    c = pred.predict(points=[[50, 40]], point_labels=[1])
+    np.testing.assert_array_equal(a['masks'], c['masks'])
+    np.testing.assert_array_equal(b['masks'], c['masks'])
+
+
+def test_model_refuses_bad_label_values(model):
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    sample = DetDataSample(metainfo=dict(
+        batch_input_shape=(64, 64), img_shape=(64, 64), ori_shape=(64, 64)))
+    feats = (torch.zeros(1, 256, 16, 16), )
+    for labels, message in ((torch.tensor([[2]]), 'got 2'),
+                            (torch.tensor([[0.7]]), 'must be integers')):
+        sample.prompt_instances = InstanceData(
+            points=torch.tensor([[[5., 5.]]]), point_labels=labels)
+        with pytest.raises(ValueError, match=message):
+            model.predict_from_feats(feats, [sample])
+
+
+def test_video_box_valid_of_wrong_length_is_an_error(model, image):
+    video = VideoPredictor(model, scale=(160, 128))
+    with pytest.raises(ValueError, match='box_valid must be 2 bools'):
+        video.step(image, boxes=[[10, 10, 50, 50], [20, 20, 60, 60]],
+                   box_valid=[True])
+
+
+def test_video_prompts_follow_a_change_of_frame_size(model, image):
+    """A tracked object's prompt keeps its place in the picture when the
+    frames change size (it is stored relative to the image)."""
+    import cv2
+    video = VideoPredictor(model, scale=(160, 128))
+    video.step(image, points=[[60, 45]])
+    (click, box), = video.prompted.values()
+    seen = []
+    encoder = model.panoptic_head.prompt_encoder
+    original = encoder.encode_samples
+
+    def spy(samples, *args, **kwargs):
+        seen.append((samples[0].prompt_instances.points[0, 0].clone(),
+                     samples[0].img_shape))
+        return original(samples, *args, **kwargs)
+
+    encoder.encode_samples = spy
+    try:
+        video.step(cv2.resize(image, (240, 90)))  # twice as wide
+    finally:
+        del encoder.encode_samples
+    (points, (h, w)), = seen
+    assert (h, w) == (60, 160)  # the first frame's input was 120 x 160
+    np.testing.assert_allclose(points.numpy(), click * (w, h), rtol=1e-5)

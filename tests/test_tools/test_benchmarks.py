@@ -59,10 +59,11 @@ class Run:
     with an oracle's methods in place of the model's when given, and
     returns the JSON rows and the printed table's lines."""
 
-    def __init__(self, tool, config, checkpoint, tmp_path, show=False):
+    def __init__(self, tool, config, checkpoint, tmp_path, show=False,
+                 extra=()):
         self.out_json = tmp_path / 'table.json'
         argv = [config, checkpoint, '--work-dir', str(tmp_path / 'work'),
-                '--out-json', str(self.out_json)]
+                '--out-json', str(self.out_json), *extra]
         if show:
             argv += ['--show-dir', str(tmp_path / 'show')]
         self.runner = tool.build_runner(tool.parse_args(argv))
@@ -112,8 +113,16 @@ def coco_config(tmp_path_factory):
 
 
 def test_coco_panoptic(tool, checkpoint, coco_config, tmp_path, capsys):
-    run = Run(tool, coco_config, checkpoint, tmp_path)
+    predictions = tmp_path / 'predictions.pkl'
+    run = Run(tool, coco_config, checkpoint, tmp_path,
+              extra=['--out', str(predictions)])
     rows, lines = run.test()
+    # --out: the predictions as mmdet's DumpDetResults writes them
+    from mmengine.fileio import load
+    dumped = load(str(predictions))
+    assert len(dumped) == 2
+    assert all('pred_panoptic_seg' in d and 'pred_instances' in d
+               for d in dumped)
     expected = [('semantic', k) for k in SEMSEG] + \
         [('panoptic', k) for k in PANOPTIC] + \
         [('instance', k) for k in SEGM]

@@ -123,6 +123,25 @@ def build_model(config: Union[str, Config],
     return model.to(device).eval()
 
 
+def click_labels(point_labels: Union[np.ndarray, Sequence]) -> np.ndarray:
+    """Click labels as int64: 1 positive, 0 negative, -1 padding.
+
+    Integers, bools (True positive) and floats that are exactly 1, 0 or -1
+    are accepted; anything else (2, 0.7, NaN) is an error.
+
+    Raises:
+        ValueError: Naming ``point_labels`` and the first bad value.
+    """
+    raw = np.asarray(point_labels)
+    if raw.dtype.kind not in 'biuf':
+        raise ValueError(f'point_labels must be numbers, got {raw.dtype}')
+    bad = ~np.isin(raw, (-1, 0, 1))
+    if bad.any():
+        raise ValueError('point_labels must be 1 (positive), 0 (negative) '
+                         f'or -1 (padding), got {raw[bad].flat[0]}')
+    return raw.astype(np.int64)
+
+
 class RapSAMPredictor:
     """Interactive and panoptic segmentation of one image, SAM style.
 
@@ -241,7 +260,7 @@ class RapSAMPredictor:
             if point_labels is None:
                 labels = torch.ones(pts.shape[:2], dtype=torch.long)
             else:
-                labels = torch.as_tensor(np.asarray(point_labels)).long()
+                labels = torch.as_tensor(click_labels(point_labels))
                 labels = labels.reshape(pts.shape[:2]) if \
                     labels.numel() == pts.shape[0] * pts.shape[1] else labels
                 if labels.shape != pts.shape[:2]:

@@ -53,7 +53,8 @@ class VideoPredictor:
         """Forget the video."""
         self.state = VideoTrackState(self.link_momentum)
         self.slot_ids: Dict[int, int] = {}
-        # id -> (click (2,), box (4,) or None), in input pixels.
+        # id -> (click (2,), box (4,) or None) as fractions of the image
+        # width and height, so that they follow a change of frame size.
         self.prompted: Dict[int, Tuple[np.ndarray, Optional[np.ndarray]]] = {}
         self.next_id = 1
         self.frame_index = -1
@@ -62,12 +63,14 @@ class VideoPredictor:
         self.next_id += 1
         return self.next_id - 1
 
-    def _tracked_prompts(self) -> Optional[InstanceData]:
-        """The stored prompt of each prompted object."""
+    def _tracked_prompts(self, meta: dict) -> Optional[InstanceData]:
+        """The stored prompt of each prompted object, in the input pixels
+        of the frame ``meta`` describes."""
         if not self.prompted:
             return None
-        clicks = [c for c, _ in self.prompted.values()]
-        boxes = [b if b is not None else np.zeros(4, np.float32)
+        h, w = meta['img_shape'][:2]
+        clicks = [c * (w, h) for c, _ in self.prompted.values()]
+        boxes = [b * (w, h, w, h) if b is not None else np.zeros(4)
                  for _, b in self.prompted.values()]
         return InstanceData(
             points=torch.tensor(np.stack(clicks)[:, None], dtype=torch.float),
@@ -77,25 +80,32 @@ class VideoPredictor:
                                     for _, b in self.prompted.values()]))
 
     @staticmethod
-    def _prompt_from_mask(mask: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """Interior click and box of a stride-4 mask, in input pixels."""
+    def _prompt_from_mask(mask: np.ndarray,
+                          meta: dict) -> Tuple[np.ndarray, np.ndarray]:
+        """Interior click and box of a stride-4 mask, as fractions of the
+        image size."""
+        h, w = meta['img_shape'][:2]
         ys, xs = np.nonzero(mask)
         x, y = first_click(mask)
-        click = np.array([x * 4 + 2, y * 4 + 2], np.float32)
-        box = np.array([xs.min() * 4, ys.min() * 4, xs.max() * 4 + 4,
-                        ys.max() * 4 + 4], np.float32)
+        click = np.array([(x * 4 + 2) / w, (y * 4 + 2) / h])
+        box = np.array([xs.min() * 4 / w, ys.min() * 4 / h,
+                        min(xs.max() * 4 + 4, w) / w,
+                        min(ys.max() * 4 + 4, h) / h])
         return click, box
 
     @staticmethod
-    def _prompt_from_user(p: InstanceData,
-                          i: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        """Click and box of the user's i-th prompt, in input pixels."""
-        box = p.boxes[i].numpy() if bool(p.box_valid[i]) else None
+    def _prompt_from_user(
+            p: InstanceData, i: int,
+            meta: dict) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Click and box of the user's i-th prompt, as fractions of the
+        image size."""
+        h, w = meta['img_shape'][:2]
+        box = p.boxes[i].double().numpy() if bool(p.box_valid[i]) else None
         if int(p.point_labels[i, 0]) >= 0:
-            click = p.points[i, 0].numpy()
+            click = p.points[i, 0].double().numpy()
         else:
             click = (box[:2] + box[2:]) / 2
-        return click.astype(np.float32), box
+        return click / (w, h), box / (w, h, w, h) if box is not None else None
 
     @torch.no_grad()
     def step(self,
@@ -125,13 +135,17 @@ class VideoPredictor:
         self.frame_index += 1
         self.image.set_image(frame)
         meta = self.image._meta
-        tracked = self._tracked_prompts()
+        tracked = self._tracked_prompts(meta)
         new = None
         if points is not None or boxes is not None:
             new = self.image._prompts(points, point_labels, boxes)
             if box_valid is not None and 'boxes' in new:
-                new.box_valid = torch.as_tensor(
-                    np.asarray(box_valid, bool).reshape(-1))
+                valid = np.asarray(box_valid)
+                if valid.dtype != bool or valid.shape != (len(new), ):
+                    raise ValueError(
+                        f'box_valid must be {len(new)} bools, one per new '
+                        f'object, got {valid.dtype} {valid.shape}')
+                new.box_valid = torch.as_tensor(valid)
         prompts = [p for p in (tracked, new) if p is not None and len(p)]
         sample = DetDataSample(metainfo=meta)
         if prompts:
@@ -197,12 +211,14 @@ class VideoPredictor:
         num_tracked = len(tracked) if tracked is not None else 0
         for i in range(len(logits) - num_tracked):
             obj_id = self._new_id()
-            self.prompted[obj_id] = self._prompt_from_user(new, i)
+            self.prompted[obj_id] = self._prompt_from_user(
+                new, i, sample.metainfo)
             ids.append(obj_id)
         for i, obj_id in enumerate(ids):
             mask = (logits[i] > 0).cpu().numpy()
             if mask.any():  # a lost object keeps its last prompt
-                self.prompted[obj_id] = self._prompt_from_mask(mask)
+                self.prompted[obj_id] = self._prompt_from_mask(
+                    mask, sample.metainfo)
             results['masks'].append(full.masks[i].cpu().numpy())
             results['ids'].append(obj_id)
             results['scores'].append(float(full.iou_scores[i]))

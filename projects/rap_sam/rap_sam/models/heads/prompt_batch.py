@@ -10,8 +10,9 @@ def validate_prompts(prompts: InstanceData, input_shape: tuple,
                      name: str) -> None:
     """Check one sample's prompts; raise ``ValueError`` naming the field.
 
-    Points must lie inside the padded input and have labels; boxes must be
-    ``x1 <= x2, y1 <= y2`` and overlap the input.
+    Points must lie inside the padded input and have integer labels in
+    {1, 0, -1}; boxes must be ``x1 <= x2, y1 <= y2`` and overlap the input;
+    ``box_valid`` is a bool per box.
 
     Args:
         prompts (InstanceData): ``points`` (P, K, 2), ``point_labels``
@@ -32,6 +33,15 @@ def validate_prompts(prompts: InstanceData, input_shape: tuple,
             raise ValueError(f'{name}.point_labels must have shape '
                              f'{tuple(points.shape[:2])}, got '
                              f'{tuple(labels.shape)}')
+        if labels.is_floating_point() or labels.dtype == torch.bool:
+            raise ValueError(f'{name}.point_labels must be integers (1 '
+                             'positive, 0 negative, -1 padding), got '
+                             f'{labels.dtype}')
+        allowed = (labels == 1) | (labels == 0) | (labels == -1)
+        if not allowed.all():
+            raise ValueError(f'{name}.point_labels must be 1 (positive), 0 '
+                             '(negative) or -1 (padding), got '
+                             f'{labels[~allowed][0].item()}')
         used = labels >= 0
         xy = points[used]
         if not torch.isfinite(xy).all():
@@ -50,6 +60,10 @@ def validate_prompts(prompts: InstanceData, input_shape: tuple,
                              f'{tuple(boxes.shape)}')
         valid = prompts.box_valid if 'box_valid' in prompts else \
             torch.ones(len(boxes), dtype=torch.bool, device=boxes.device)
+        if valid.dtype != torch.bool or valid.shape != boxes.shape[:1]:
+            raise ValueError(f'{name}.box_valid must be a bool tensor of '
+                             f'shape ({len(boxes)},), got {valid.dtype} '
+                             f'{tuple(valid.shape)}')
         b = boxes[valid]
         if not torch.isfinite(b).all():
             raise ValueError(f'{name}.boxes has non-finite values')
