@@ -15,7 +15,8 @@ import os.path as osp
 import torch
 
 from rap_sam.inference import RapSAMPredictor, build_model
-from rap_sam.inference.web_app import (DEFAULT_MAX_UPLOAD_BYTES, create_app,
+from rap_sam.inference.web_app import (DEFAULT_MAX_UPLOAD_BYTES,
+                                       LOOPBACK_NAMES, create_app,
                                        is_loopback)
 
 
@@ -37,6 +38,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--allow-remote', action='store_true',
         help='allow a --host that other machines can reach')
+    parser.add_argument(
+        '--allowed-hosts', nargs='+', default=[], metavar='NAME',
+        help='with --allow-remote: the names or addresses clients use to '
+        'reach the server (checked against the Host header; the loopback '
+        'names and --host are always allowed)')
     parser.add_argument('--image', help='image opened when the page loads')
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
@@ -72,9 +78,12 @@ def main() -> None:
                         unsafe_load=args.unsafe_load,
                         cfg_options={'model.test_cfg.instance_on': False})
     predictor = RapSAMPredictor(model, scale=tuple(args.scale))
+    if args.allowed_hosts and not args.allow_remote:
+        raise SystemExit('--allowed-hosts needs --allow-remote')
     app = create_app(
         predictor, max_upload_bytes=int(args.max_upload_mb * 2**20),
-        default_image=args.image)
+        default_image=args.image,
+        allowed_hosts=[*LOOPBACK_NAMES, args.host, *args.allowed_hosts])
     host = f'[{args.host}]' if ':' in args.host else args.host
     print(f'RAP-SAM web demo on http://{host}:{args.port}  (Ctrl+C stops)')
     uvicorn.run(app, host=args.host, port=args.port, log_level='info')

@@ -57,7 +57,9 @@ def predictor() -> RapSAMPredictor:
 
 @pytest.fixture(scope='module')
 def client(predictor: RapSAMPredictor) -> Iterator[TestClient]:
-    app = create_app(predictor, max_upload_bytes=MAX_UPLOAD, max_images=16)
+    # TestClient's requests name the host 'testserver'.
+    app = create_app(predictor, max_upload_bytes=MAX_UPLOAD, max_images=16,
+                     allowed_hosts=['testserver'])
     with TestClient(app) as c:
         yield c
 
@@ -154,8 +156,8 @@ def test_features_are_computed_once_per_image(
 
 
 @pytest.mark.parametrize('data,name,status,message', [
-    (b'just some text, not pixels\n', 'notes.png', 400, 'PNG, JPEG or WebP'),
-    (b'GIF89a' + bytes(64), 'anim.gif', 400, 'PNG, JPEG or WebP'),
+    (b'just some text, not pixels\n', 'notes.png', 415, 'PNG, JPEG or WebP'),
+    (b'GIF89a' + bytes(64), 'anim.gif', 415, 'PNG, JPEG or WebP'),
     (b'\x89PNG\r\n\x1a\n' + bytes(64), 'broken.png', 400, 'could not decode'),
     (b'', 'empty.png', 400, 'empty'),
     (b'\x89PNG\r\n\x1a\n' + bytes(MAX_UPLOAD), 'big.png', 413, 'over'),
@@ -400,6 +402,52 @@ def drive_the_page(page, url: str, image: Path, tmp_path: Path) -> None:
     fake.write_text('a text file with an image name\n')
     with page.expect_response('**/api/image') as response:
         page.set_input_files('#file', str(fake))
-    assert response.value.status == 400
+    assert response.value.status == 415
     page.wait_for_selector('#message.error')
     assert 'PNG, JPEG or WebP' in page.inner_text('#message')
+
+
+@pytest.mark.parametrize('host,status', [
+    ('testserver', 200), ('testserver:7860', 200),
+    ('evil.example.com', 400), ('evil.example.com:7860', 400),
+    ('127.0.0.1.evil.example.com', 400), ('', 400)
+])
+def test_host_header_is_checked(client: TestClient, host: str,
+                                status: int) -> None:
+    """A DNS-rebinding page sends its own domain as Host: refused."""
+    response = client.get('/api/info', headers={'host': host})
+    assert response.status_code == status, response.text
+    if status != 200:
+        assert 'is not served here' in response.json()['error']
+
+
+def test_loopback_names_are_the_default_hosts(
+        predictor: RapSAMPredictor) -> None:
+    app = create_app(predictor, max_upload_bytes=MAX_UPLOAD)
+    with TestClient(app) as c:
+        assert c.get('/api/info').status_code == 400  # 'testserver'
+        for host in ('localhost:7860', '127.0.0.1:7860', '[::1]:7860'):
+            response = c.get('/api/info', headers={'host': host})
+            assert response.status_code == 200, host
+
+
+def test_every_error_is_json(client: TestClient, image_id: str) -> None:
+    cases = [
+        (client.get('/api/nothing'), 404),
+        (client.get('/api/image/' + '0' * 32), 404),
+        (client.put('/api/prompt', json={}), 405),
+    ]
+    for response, status in cases:
+        assert response.status_code == status
+        assert response.headers['content-type'] == 'application/json'
+        assert response.json()['error']
+
+
+@pytest.mark.parametrize('height,width', [(8, 30000), (30000, 8)])
+def test_extreme_aspect_ratio_is_422(client: TestClient, height: int,
+                                     width: int) -> None:
+    """An image that would be under 8 pixels high once resized to the
+    model's scale is refused with its size (it was a plain-text 500)."""
+    response = upload(client, png_bytes(height, width))
+    assert response.status_code == 422, response.text
+    assert 'aspect ratio' in response.json()['error']

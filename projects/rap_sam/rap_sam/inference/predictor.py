@@ -183,6 +183,14 @@ class RapSAMPredictor:
             image (str | np.ndarray): A path, or an (H, W[, 3|4]) RGB array.
         """
         rgb = to_rgb_uint8(image)
+        (new_w, new_h), _ = mmcv.rescale_size(
+            rgb.shape[1::-1], self.scale, return_scale=True)
+        if min(new_w, new_h) < 8:
+            raise ValueError(
+                f'image of {rgb.shape[1]}x{rgb.shape[0]} pixels: resized to '
+                f'fit {self.scale[0]}x{self.scale[1]} it would be '
+                f'{new_w}x{new_h}; its aspect ratio is too extreme (the '
+                'shorter side needs 8 pixels or more after resizing)')
         resized, scale_factor = mmcv.imrescale(
             rgb, self.scale, return_scale=True)
         h, w = resized.shape[:2]

@@ -1,7 +1,11 @@
 """A local web page for interactive segmentation with a
 :class:`RapSAMPredictor` (FastAPI app; see ``demo/web_demo.py``).
 
-API (errors are JSON ``{"error": message}``):
+API (every error is JSON ``{"error": message}``: 400 malformed request,
+404 unknown image or path, 413 body too large, 415 not an image, 422 an
+image or prompt the model cannot take, 500 a bug; requests whose ``Host``
+header is not one of the server's names are refused with 400, so that a
+page from another site cannot reach the API through DNS rebinding):
 
 - ``POST /api/image`` multipart field ``file`` (PNG, JPEG or WebP, type
   sniffed from the content) -> ``{image_id, width, height, set_image_ms}``.
@@ -22,7 +26,8 @@ import base64
 import ipaddress
 import time
 from pathlib import Path
-from typing import Annotated, Any, Dict, List, Optional, Tuple, Union
+from typing import (Annotated, Any, Dict, List, Optional, Sequence, Tuple,
+                    Union)
 
 import cv2
 import numpy as np
@@ -31,6 +36,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .predictor import RapSAMPredictor, to_rgb_uint8
 from .web_session import (ApiError, ImageSession, decode_image, encode_png,
@@ -43,6 +49,7 @@ MAX_BOXES = 16
 # Room for the multipart framing around the file in a request body.
 MULTIPART_OVERHEAD = 64 * 1024
 IMAGE_ID_PATTERN = r'^[0-9a-f]{32}$'
+LOOPBACK_NAMES = ('localhost', '127.0.0.1', '::1')
 SECURITY_HEADERS = {
     'X-Content-Type-Options': 'nosniff',
     'X-Frame-Options': 'DENY',
@@ -172,6 +179,40 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
+def host_name(host_header: str) -> str:
+    """The host of a ``Host`` header, without port or IPv6 brackets."""
+    host = host_header.strip().lower()
+    if host.startswith('['):
+        return host[1:host.find(']')] if ']' in host else host[1:]
+    return host.rsplit(':', 1)[0] if host.count(':') == 1 else host
+
+
+class HostCheckMiddleware:
+    """ASGI middleware answering JSON 400 to a request whose ``Host`` is
+    not one of ``allowed_hosts`` (a DNS-rebinding page names its own
+    domain there).
+
+    Args:
+        app: The ASGI app.
+        allowed_hosts (Sequence[str]): Host names and addresses, without
+            port.
+    """
+
+    def __init__(self, app: Any, allowed_hosts: Sequence[str]) -> None:
+        self.app = app
+        self.allowed = {host_name(h) for h in allowed_hosts}
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope['type'] in ('http', 'websocket'):
+            header = dict(scope['headers']).get(b'host', b'').decode(
+                'latin-1')
+            if host_name(header) not in self.allowed:
+                refused = JSONResponse(
+                    {'error': f'Host {header!r} is not served here'}, 400)
+                return await refused(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors()[:3]:
@@ -185,8 +226,8 @@ def create_app(predictor: RapSAMPredictor,
                max_pixels: int = DEFAULT_MAX_PIXELS,
                max_images: int = 4,
                static_dir: Optional[Union[str, Path]] = None,
-               default_image: Optional[Union[str, np.ndarray]] = None
-               ) -> FastAPI:
+               default_image: Optional[Union[str, np.ndarray]] = None,
+               allowed_hosts: Sequence[str] = LOOPBACK_NAMES) -> FastAPI:
     """Build the web app around a predictor.
 
     Args:
@@ -199,6 +240,8 @@ def create_app(predictor: RapSAMPredictor,
             ``demo/web``.
         default_image (str | np.ndarray, optional): An image opened when
             the page loads; its features are computed here.
+        allowed_hosts (Sequence[str]): The names the server answers to in
+            the ``Host`` header. Defaults to the loopback names.
 
     Returns:
         FastAPI: The app, to serve with uvicorn or test with TestClient.
@@ -219,6 +262,7 @@ def create_app(predictor: RapSAMPredictor,
     app.state.session = session
     app.add_middleware(BodyLimitMiddleware,
                        limit=max_upload_bytes + MULTIPART_OVERHEAD)
+    app.add_middleware(HostCheckMiddleware, allowed_hosts=allowed_hosts)
 
     @app.middleware('http')
     async def security_headers(request: Request, call_next: Any) -> Any:
@@ -235,6 +279,16 @@ def create_app(predictor: RapSAMPredictor,
     async def invalid(request: Request,
                       exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({'error': _validation_message(exc)}, 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request,
+                         exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({'error': str(exc.detail)}, exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {'error': f'internal error ({type(exc).__name__}): {exc}'}, 500)
 
     app.mount('/static', StaticFiles(directory=static), name='static')
 
@@ -277,7 +331,7 @@ def create_app(predictor: RapSAMPredictor,
         try:
             result, elapsed = session.predict(body.image_id, **prompts)
         except ValueError as exc:
-            raise ApiError(400, str(exc)) from exc
+            raise ApiError(422, str(exc)) from exc
         masks = result['masks']
         png = encode_png(masks_to_labels(masks))
         return dict(

@@ -58,19 +58,20 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
         np.ndarray: (H, W, 3) uint8 RGB.
 
     Raises:
-        ApiError: 400 for anything but a readable PNG, JPEG or WebP image.
+        ApiError: 415 for content that is not a PNG, JPEG or WebP file,
+            400 for a broken one, 422 for one of more than ``max_pixels``.
     """
     from PIL import Image, ImageOps
     kind = sniff_image_type(data)
     if kind is None:
-        raise ApiError(400, 'unsupported file type: the content is not a '
+        raise ApiError(415, 'unsupported file type: the content is not a '
                        'PNG, JPEG or WebP image')
     try:
         with Image.open(io.BytesIO(data), formats=[kind.upper()]) as img:
             width, height = img.size
             if width < 1 or height < 1 or width * height > max_pixels:
                 raise ApiError(
-                    400, f'image is {width}x{height} pixels; at most '
+                    422, f'image is {width}x{height} pixels; at most '
                     f'{max_pixels} pixels are accepted')
             rgb = ImageOps.exif_transpose(img).convert('RGB')
             return to_rgb_uint8(np.asarray(rgb))
@@ -166,7 +167,11 @@ class ImageSession:
         image_id = uuid.uuid4().hex
         with self.lock:
             start = time.perf_counter()
-            self.predictor.set_image(image)
+            try:
+                self.predictor.set_image(image)
+            except ValueError as exc:
+                self.active_id = None  # the predictor's image is undefined
+                raise ApiError(422, str(exc)) from exc
             elapsed = (time.perf_counter() - start) * 1000
             self.active_id = image_id
             self.entries[image_id] = _Entry(image)
