@@ -234,7 +234,8 @@ def demo_config(data: DemoData, embeddings: dict, args) -> Config:
     cfg.custom_hooks = [
         dict(type='ProgressBarHook'),
         dict(type='TimeBudgetHook', minutes=args.minutes),
-        dict(type='LossCurveHook', window=20)
+        dict(type='LossCurveHook', window=20),
+        dict(type='RNGStateHook')
     ]
     cfg.env_cfg = dict(cudnn_benchmark=False,
                        mp_cfg=dict(mp_start_method='fork',

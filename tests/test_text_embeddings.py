@@ -1,11 +1,18 @@
 """Tests of class vocabularies, class embedding files and their builder."""
+import glob
 import importlib.util
 import json
+import os
 import os.path as osp
+import re
+import shlex
+import subprocess
+import sys
 import time
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from rap_sam.datasets.class_names import (COCO_PANOPTIC,
                                           COCO_PANOPTIC_NUM_THINGS,
@@ -13,7 +20,10 @@ from rap_sam.datasets.class_names import (COCO_PANOPTIC,
                                           COCO_YTVIS2019_MERGED, VIPSEG,
                                           YTVIS2019, build_vocabulary,
                                           merge_vocabularies)
-from rap_sam.models.utils.class_embeddings import (load_class_embeddings,
+from rap_sam.models.utils.class_embeddings import (DEFAULT_CLIP_MODEL,
+                                                   DEFAULT_CLIP_PRETRAINED,
+                                                   build_command,
+                                                   load_class_embeddings,
                                                    random_class_embeddings,
                                                    save_class_embeddings)
 
@@ -24,6 +34,14 @@ COCO_PANOPTIC_CATEGORIES = osp.join(REPO_ROOT, '..', 'shared', 'data',
                                     'panoptic_coco_categories.json')
 # The smallest open_clip model with the built-in tokenizer.
 SMALL_MODEL = 'ViT-S-32-alt'
+# Every class embedding file the configs name.
+CONFIG_EMBEDDING_FILES = sorted({
+    name
+    for config in glob.glob(
+        osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)
+    for name in re.findall(r"'(data/embeddings/[^']+\.pth)'",
+                           open(config, encoding='utf-8').read())
+})
 
 
 def _save(path, names=('cat', 'dog', 'sky'), num_synonyms=2, dim=8):
@@ -128,6 +146,8 @@ def test_missing_file_names_builder(tmp_path):
         load_class_embeddings(path)
     assert path in str(error.value)
     assert 'build_text_embeddings.py' in str(error.value)
+    assert f'--pretrained {DEFAULT_CLIP_PRETRAINED}' in str(error.value)
+    assert '--checkpoint PATH' in str(error.value)
 
 
 def test_missing_classes_are_listed(tmp_path):
@@ -180,10 +200,16 @@ def tool():
 
 
 @pytest.mark.parametrize('args, message', [
-    ([], '--checkpoint PATH is required'),
+    ([], 'the weights are required: --pretrained TAG'),
     (['--checkpoint', 'absent.pt'], 'no such file'),
     (['--random-weights', '--model', 'ViT-B-16-SigLIP'],
      'Hugging Face tokenizer'),
+    (['--pretrained', DEFAULT_CLIP_PRETRAINED, '--checkpoint', TOOL],
+     'argument --checkpoint: not allowed with argument --pretrained'),
+    (['--pretrained', DEFAULT_CLIP_PRETRAINED, '--random-weights'],
+     'not allowed with argument --pretrained'),
+    (['--pretrained', 'no_such_tag'],
+     f"not a tag of open_clip model '{DEFAULT_CLIP_MODEL}'"),
 ])
 def test_builder_refuses(tool, tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as exit_info:
@@ -194,10 +220,7 @@ def test_builder_refuses(tool, tmp_path, capsys, args, message):
     assert not (tmp_path / 'x.pth').exists()
 
 
-def test_builder_end_to_end_random_weights(tool, tmp_path, monkeypatch):
-    # main() forces the hub offline; keep that out of the other tests.
-    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
-    monkeypatch.setenv('TRANSFORMERS_OFFLINE', '1')
+def test_builder_end_to_end_random_weights(tool, tmp_path):
     class_file = tmp_path / 'classes.txt'
     class_file.write_text('# toy vocabulary\ncat, kitten\ndog\n'
                           'giant_panda, panda, bear cat\n')
@@ -220,3 +243,222 @@ def test_builder_end_to_end_random_weights(tool, tmp_path, monkeypatch):
     # 'dog' has one synonym, repeated to fill the synonym axis.
     torch.testing.assert_close(embeddings[1, 0], embeddings[1, 2])
     assert not list(tmp_path.glob('.*.tmp'))
+
+
+@pytest.mark.parametrize('path', CONFIG_EMBEDDING_FILES)
+def test_missing_file_command_builds_that_file(tool, path):
+    """The command the missing-file error prints makes the config's file."""
+    message = build_command(path)
+    words = shlex.split(message.split(' (', 1)[0])
+    assert words[:2] == ['python', 'tools/build_text_embeddings.py']
+    args = tool.parse_args(words[2:])
+    assert args.out == path
+    assert args.model == DEFAULT_CLIP_MODEL
+    assert args.pretrained == DEFAULT_CLIP_PRETRAINED
+    assert path.endswith(f'/{args.vocab}_{args.model}.pth')
+    assert '--checkpoint PATH instead of --pretrained' in message
+
+
+# --pretrained: open_clip's published weights.
+
+
+@pytest.fixture
+def empty_hub_cache(tmp_path, monkeypatch):
+    """An empty Hugging Face cache: no weights are cached."""
+    from huggingface_hub import constants
+    cache = tmp_path / 'hf_hub_cache'
+    monkeypatch.setattr(constants, 'HF_HUB_CACHE', str(cache))
+    return cache
+
+
+def _check_offline_message(stderr, tag=DEFAULT_CLIP_PRETRAINED,
+                           model=DEFAULT_CLIP_MODEL):
+    assert (f"could not fetch open_clip's weights '{tag}' of model "
+            f"'{model}'") in stderr
+    assert 'Get the file by hand' in stderr
+    assert '/resolve/main/open_clip_pytorch_model.bin' in stderr
+    assert '--checkpoint /path/to/open_clip_pytorch_model.bin' in stderr
+    assert 'Traceback' not in stderr
+
+
+@pytest.mark.parametrize('host', ['10.255.255.1', 'huggingface.invalid'])
+def test_pretrained_offline_fails_fast(tool, tmp_path, capsys, monkeypatch,
+                                       empty_hub_cache, host):
+    """An unroutable or unresolvable hub: the message, within seconds."""
+    from huggingface_hub import constants
+    # Where hf_hub_url, so huggingface_hub's downloads, point.
+    monkeypatch.setattr(constants, 'HUGGINGFACE_CO_URL_TEMPLATE',
+                        f'https://{host}/{{repo_id}}/resolve/{{revision}}/'
+                        '{filename}')
+    out = tmp_path / 'x.pth'
+    start = time.perf_counter()
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main(['--vocab', 'coco_panoptic', '--pretrained',
+                   DEFAULT_CLIP_PRETRAINED, '--out', str(out)])
+    elapsed = time.perf_counter() - start
+    assert exit_info.value.code == 1
+    assert elapsed < tool.PROBE_TIMEOUT + 5
+    stderr = capsys.readouterr().err
+    _check_offline_message(stderr)
+    assert host in stderr
+    assert not out.exists()
+    assert not constants.HF_HUB_OFFLINE  # restored
+
+
+def test_pretrained_download_error_is_reported(tool, tmp_path, capsys,
+                                               monkeypatch, empty_hub_cache):
+    """A server that answers, then a download that fails as offline."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+    from open_clip import pretrained as oc_pretrained
+    calls = []
+
+    def hf_hub_download(repo_id, filename, **kwargs):
+        calls.append(filename)
+        raise LocalEntryNotFoundError(
+            'An error happened while trying to locate the file on the Hub '
+            'and we cannot find the requested files in the local cache.')
+
+    monkeypatch.setattr(oc_pretrained, 'hf_hub_download', hf_hub_download)
+    monkeypatch.setattr(tool, '_probe', lambda *args: None)
+    start = time.perf_counter()
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main(['--vocab', 'coco_panoptic', '--pretrained',
+                   DEFAULT_CLIP_PRETRAINED, '--out',
+                   str(tmp_path / 'x.pth')])
+    assert time.perf_counter() - start < 5
+    assert exit_info.value.code == 1
+    stderr = capsys.readouterr().err
+    _check_offline_message(stderr)
+    assert 'we cannot find the requested files in the local cache' in stderr
+    # Offline (the cache), then online; .safetensors first, as open_clip.
+    assert calls == ['open_clip_model.safetensors',
+                     'open_clip_pytorch_model.bin'] * 2
+
+
+def test_pretrained_offline_command_line(tmp_path):
+    """The script itself: exit code 1, the message, no traceback."""
+    env = dict(os.environ, HF_ENDPOINT='https://huggingface.invalid',
+               HF_HUB_CACHE=str(tmp_path / 'hf_hub_cache'))
+    out = tmp_path / 'x.pth'
+    result = subprocess.run(
+        [sys.executable, TOOL, '--vocab', 'coco_panoptic', '--pretrained',
+         DEFAULT_CLIP_PRETRAINED, '--out', str(out)],
+        capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=60)
+    assert result.returncode == 1
+    _check_offline_message(result.stderr)
+    assert '--vocab coco_panoptic --model convnext_large_d_320 ' in (
+        result.stderr)
+    assert not out.exists()
+
+
+def test_pretrained_from_hub_cache_needs_no_network(tool, monkeypatch,
+                                                    empty_hub_cache):
+    """A cached copy is found by huggingface_hub itself, offline."""
+    repo = (empty_hub_cache /
+            'models--laion--CLIP-convnext_large_d_320.laion2B-s29B-b131K-'
+            'ft-soup')
+    commit = 'a' * 40
+    (repo / 'refs').mkdir(parents=True)
+    (repo / 'refs' / 'main').write_text(commit)
+    weights = repo / 'snapshots' / commit / 'open_clip_pytorch_model.bin'
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b'weights')
+
+    def no_probe(*args):
+        raise AssertionError('the network was probed')
+
+    monkeypatch.setattr(tool, '_probe', no_probe)
+    path = tool.fetch_pretrained(DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED)
+    assert osp.samefile(path, weights)
+
+
+# A small open_clip model, its checkpoint and what it embeds.
+
+
+@pytest.fixture(scope='module')
+def small_checkpoint(tmp_path_factory):
+    """A random ``SMALL_MODEL`` (seed unlike the tool's) and its file."""
+    import open_clip
+    torch.manual_seed(1234)
+    model = open_clip.create_model(
+        SMALL_MODEL, pretrained_image=False, pretrained_text=False).eval()
+    path = tmp_path_factory.mktemp('small_model') / 'open_clip_model.pt'
+    torch.save(model.state_dict(), path)
+    return model, str(path)
+
+
+@torch.no_grad()
+def _expected_embeddings(tool, model, texts):
+    """Per text: normalised features, averaged over the tool's templates."""
+    import open_clip
+    tokenizer = open_clip.get_tokenizer(SMALL_MODEL)
+    rows = []
+    for text in texts:
+        tokens = tokenizer(
+            [template.format(text) for template in tool.DEFAULT_TEMPLATES])
+        features = F.normalize(model.encode_text(tokens).float(), dim=-1)
+        rows.append(F.normalize(features.mean(dim=0), dim=-1))
+    return torch.stack(rows)
+
+
+def test_builder_checkpoint_matches_open_clip(tool, tmp_path,
+                                              small_checkpoint):
+    model, checkpoint = small_checkpoint
+    class_file = tmp_path / 'classes.txt'
+    class_file.write_text('cat\ndog\ntraffic light\n')
+    out = tmp_path / 'emb.pth'
+    start = time.perf_counter()
+    tool.main([
+        '--class-names', str(class_file), '--model', SMALL_MODEL,
+        '--checkpoint', checkpoint, '--out', str(out), '--batch-size', '5'
+    ])
+    assert time.perf_counter() - start < 30
+
+    content = torch.load(out, weights_only=True)
+    assert content['pretrained'] == osp.abspath(checkpoint)
+    assert content['templates'] == list(tool.DEFAULT_TEMPLATES)
+    embeddings, names = load_class_embeddings(str(out))
+    assert names == ['cat', 'dog', 'traffic light']
+    assert embeddings.shape[:2] == (3, 1)
+    embeddings = embeddings[:, 0]
+    dim = model.text_projection.shape[1]
+    assert embeddings.shape == (3, dim)
+    torch.testing.assert_close(embeddings.norm(dim=-1), torch.ones(3))
+    expected = _expected_embeddings(tool, model,
+                                    ['cat', 'dog', 'traffic light'])
+    torch.testing.assert_close(embeddings, expected, atol=1e-5, rtol=0)
+
+
+def test_builder_pretrained_tag_from_cache(tool, tmp_path, monkeypatch,
+                                           empty_hub_cache,
+                                           small_checkpoint):
+    """--pretrained end to end, the weights in the Hugging Face cache."""
+    from open_clip import pretrained as oc_pretrained
+    model, checkpoint = small_checkpoint
+    monkeypatch.setitem(
+        oc_pretrained._PRETRAINED, SMALL_MODEL,
+        dict(rapsam_test=oc_pretrained._pcfg(hf_hub='rap-sam/tiny-test/')))
+    commit = 'b' * 40
+    repo = empty_hub_cache / 'models--rap-sam--tiny-test'
+    (repo / 'refs').mkdir(parents=True)
+    (repo / 'refs' / 'main').write_text(commit)
+    weights = repo / 'snapshots' / commit / 'open_clip_pytorch_model.bin'
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(open(checkpoint, 'rb').read())
+
+    def no_probe(*args):
+        raise AssertionError('the network was probed')
+
+    monkeypatch.setattr(tool, '_probe', no_probe)
+    class_file = tmp_path / 'classes.txt'
+    class_file.write_text('cat\ndog\ntraffic light\n')
+    out = tmp_path / 'emb.pth'
+    tool.main([
+        '--class-names', str(class_file), '--model', SMALL_MODEL,
+        '--pretrained', 'rapsam_test', '--out', str(out)
+    ])
+    assert torch.load(out, weights_only=True)['pretrained'] == 'rapsam_test'
+    embeddings, _ = load_class_embeddings(str(out))
+    expected = _expected_embeddings(tool, model,
+                                    ['cat', 'dog', 'traffic light'])
+    torch.testing.assert_close(embeddings[:, 0], expected, atol=1e-5, rtol=0)

@@ -1,10 +1,13 @@
 """An iteration-based train loop that never pauses between epochs."""
+import logging
 from typing import Iterator
 
+from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 from torch.utils.data import DataLoader
 
 from mmdet.registry import LOOPS
+from .hooks.rng_state_hook import RNG_STATE_KEY, set_rng_state
 
 
 class RestartingIterator:
@@ -61,3 +64,36 @@ class ContinuousIterBasedTrainLoop(IterBasedTrainLoop):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.dataloader_iterator = RestartingIterator(self.dataloader)
+
+    def run(self) -> None:
+        """Train; on resume, advance the data past the trained iterations,
+        then restore the random states saved with the checkpoint (see
+        :class:`RNGStateHook`)."""
+        self.runner.call_hook('before_train')
+        self.runner.call_hook('before_train_epoch')
+        if self._iter > 0:
+            print_log(
+                f'Advance dataloader {self._iter} steps to skip data '
+                'that has already been trained',
+                logger='current',
+                level=logging.WARNING)
+            for _ in range(self._iter):
+                next(self.dataloader_iterator)
+            state = self.runner.message_hub.get_info(RNG_STATE_KEY)
+            if state is not None:
+                set_rng_state(state)
+                print_log('restored the random states of the checkpoint',
+                          logger='current')
+        while self._iter < self._max_iters and not self.stop_training:
+            self.runner.model.train()
+            self.run_iter(next(self.dataloader_iterator))
+            self._decide_current_val_interval()
+            if (self.runner.val_loop is not None
+                    and self._iter >= self.val_begin
+                    and (self._iter % self.val_interval == 0
+                         or self._iter == self._max_iters)):
+                self.runner.val_loop.run()
+        self.runner.call_hook('after_train_epoch')
+        self.runner.call_hook('after_train')
+        return self.runner.model
+

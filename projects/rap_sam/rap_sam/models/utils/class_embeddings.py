@@ -16,10 +16,12 @@ synonyms than ``num_synonyms`` repeat theirs cyclically, so a max over the
 synonym axis is exact. The official RAP-SAM code stored the bare tensor; such
 files load too when the caller gives the class names in the file's order.
 
-Build a file with ``tools/build_text_embeddings.py``.
+Build a file with ``tools/build_text_embeddings.py``; :func:`build_command`
+gives its command line for a file name of the configs.
 """
 import os
 import os.path as osp
+import shlex
 from collections import Counter
 from typing import List, Optional, Sequence, Tuple
 
@@ -27,8 +29,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-BUILD_COMMAND = ('python tools/build_text_embeddings.py --checkpoint '
-                 'OPEN_CLIP_CHECKPOINT --vocab VOCAB --out {path}')
+# The CLIP text tower of the official RAP-SAM embeddings: open_clip's model
+# name and the tag of its published weights.
+DEFAULT_CLIP_MODEL = 'convnext_large_d_320'
+DEFAULT_CLIP_PRETRAINED = 'laion2b_s29b_b131k_ft_soup'
+# Tags of the published weights this project uses, per open_clip model.
+PRETRAINED_TAGS = {DEFAULT_CLIP_MODEL: DEFAULT_CLIP_PRETRAINED}
 
 
 def load_class_embeddings(
@@ -127,11 +133,57 @@ def random_class_embeddings(num_classes: int,
     return F.normalize(embeddings, dim=-1)
 
 
+def build_command(path: str) -> str:
+    """The command of ``tools/build_text_embeddings.py`` that writes ``path``.
+
+    The configs name their files ``{vocab}_{model}.pth`` (e.g.
+    ``data/embeddings/coco_panoptic_convnext_large_d_320.pth``): a built-in
+    vocabulary followed by an open_clip model name. What cannot be inferred
+    from ``path`` is left as a placeholder (``VOCAB``, ``TAG``).
+
+    Args:
+        path (str): The class embedding file to build.
+
+    Returns:
+        str: A shell command with the published weights (``--pretrained``),
+        followed by the ``--checkpoint`` alternative for offline machines.
+    """
+    vocab, model = _vocab_and_model_of(path)
+    tag = PRETRAINED_TAGS.get(model, 'TAG')
+    source = f'--vocab {vocab}' if vocab else '--vocab VOCAB'
+    command = (f'python tools/build_text_embeddings.py {source} '
+               f'--model {shlex.quote(model)} --pretrained {tag} '
+               f'--out {shlex.quote(path)}')
+    note = 'open_clip downloads the weights'
+    if tag == 'TAG':
+        note += (f', TAG is one of open_clip.list_pretrained_tags_by_model('
+                 f'{model!r})')
+    return (f'{command} ({note}; offline, give a local open_clip checkpoint '
+            f'of {model} with --checkpoint PATH instead of --pretrained '
+            f'{tag})')
+
+
+def _vocab_and_model_of(path: str) -> Tuple[Optional[str], str]:
+    """The built-in vocabulary and open_clip model a file name says."""
+    stem = osp.splitext(osp.basename(path))[0]
+    try:
+        from rap_sam.datasets.class_names import VOCABULARIES
+        vocab_names = sorted(VOCABULARIES, key=len, reverse=True)
+    except Exception:  # only an error message depends on it
+        vocab_names = []
+    for vocab in vocab_names:
+        if stem == vocab:
+            return vocab, DEFAULT_CLIP_MODEL
+        if stem.startswith(f'{vocab}_'):
+            return vocab, stem[len(vocab) + 1:]
+    return None, DEFAULT_CLIP_MODEL
+
+
 def _read(path: str) -> object:
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'Class embedding file {path} does not exist. Build it with: '
-            + BUILD_COMMAND.format(path=path))
+            f'{build_command(path)}')
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as error:
