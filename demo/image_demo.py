@@ -11,10 +11,10 @@ import os
 import os.path as osp
 import time
 
-import mmcv
 import numpy as np
 import torch
 
+from rap_sam.utils import write_image_atomic
 from rap_sam.inference import (RapSAMPredictor, build_model, overlay_masks,
                                overlay_panoptic, to_rgb_uint8)
 
@@ -76,8 +76,8 @@ def main():
     t_panoptic = time.perf_counter() - start
     num_classes = model.panoptic_fusion_head.num_classes
     out = osp.join(args.out_dir, 'panoptic.png')
-    mmcv.imwrite(overlay_panoptic(image, panoptic, num_classes)[..., ::-1],
-                 out)
+    write_image_atomic(
+        out, overlay_panoptic(image, panoptic, num_classes)[..., ::-1])
     print(f'features {t_features:.2f}s, panoptic {t_panoptic:.2f}s -> {out}')
 
     prompts = [(parse_numbers(p.lstrip('-'), 2, 'points'),
@@ -101,8 +101,8 @@ def main():
               f'{time.perf_counter() - start:.3f}s')
     for name, res, drawn in results:
         out = osp.join(args.out_dir, f'prompts_{name}.png')
-        mmcv.imwrite(overlay_masks(image, res['masks'], **drawn)[..., ::-1],
-                     out)
+        write_image_atomic(
+            out, overlay_masks(image, res['masks'], **drawn)[..., ::-1])
         ious = ', '.join(f'{s:.2f}' for s in res['iou_scores'])
         print(f'{name}: predicted IoU {ious} -> {out}')
 

@@ -41,6 +41,7 @@ from rap_sam.evaluation.quick_eval import (evaluate_box_prompts,
                                            evaluate_panoptic,
                                            evaluate_point_prompts,
                                            evaluate_video_instances)
+from rap_sam.utils import dump_json_atomic, write_image_atomic
 from rap_sam.utils.visualization import overlay_masks, overlay_panoptic
 from rap_sam.models.utils.class_embeddings import save_class_embeddings
 
@@ -299,9 +300,9 @@ def evaluate(model, data: DemoData, embeddings: dict, size, out_dir):
     for i, sample in enumerate(pan_out):
         image = mmcv.imread(sample.img_path, channel_order='rgb')
         seg = sample.pred_panoptic_seg.sem_seg[0].cpu().numpy()
-        mmcv.imwrite(
-            overlay_panoptic(image, seg, len(coco_vocab))[..., ::-1],
-            osp.join(out_dir, f'panoptic_{i}.png'))
+        write_image_atomic(
+            osp.join(out_dir, f'panoptic_{i}.png'),
+            overlay_panoptic(image, seg, len(coco_vocab))[..., ::-1])
 
     for kind, evaluate_fn in (('click', evaluate_point_prompts),
                               ('box', evaluate_box_prompts)):
@@ -316,11 +317,11 @@ def evaluate(model, data: DemoData, embeddings: dict, size, out_dir):
             p = sample.prompt_instances
             drawn = dict(boxes=p.boxes.numpy()) if kind == 'box' else dict(
                 points=p.points.numpy(), point_labels=p.point_labels.numpy())
-            mmcv.imwrite(
+            write_image_atomic(
+                osp.join(out_dir, f'{kind}_prompts_{i}.png'),
                 overlay_masks(image,
                               sample.pred_prompt_instances.masks.numpy(),
-                              **drawn)[..., ::-1],
-                osp.join(out_dir, f'{kind}_prompts_{i}.png'))
+                              **drawn)[..., ::-1])
 
     ytvis_vocab = get_vocabulary('ytvis2019')
     model.set_test_vocabulary(embeddings['ytvis2019'], len(ytvis_vocab), 0)
@@ -355,7 +356,7 @@ def write_strip(track_sample, path: str, num: int = 5) -> None:
         tiles.append(mmcv.imrescale(tile, (320, 240)))
     h = min(t.shape[0] for t in tiles)
     strip = np.concatenate([t[:h] for t in tiles], axis=1)
-    mmcv.imwrite(strip[..., ::-1], path)
+    write_image_atomic(path, strip[..., ::-1])
 
 
 def main(argv=None) -> dict:
@@ -399,9 +400,7 @@ def main(argv=None) -> dict:
     summary = dict(source=data.source, iterations=iters, train_seconds=train_s,
                    metrics=results, seconds_per_image=timing)
     results_file = osp.join(args.work_dir, 'demo_results.json')
-    with open(results_file + '.tmp', 'w') as f:
-        json.dump(summary, f, indent=1)
-    os.replace(results_file + '.tmp', results_file)
+    dump_json_atomic(summary, results_file, indent=1)
     print(f'\nvisualisations: {vis_dir}/ (panoptic_*.png, '
           f'click_prompts_*.png, box_prompts_*.png, video_strip.png); '
           f'loss curves: '

@@ -34,6 +34,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from rap_sam.inference import VideoPredictor, build_model, to_rgb_uint8
+from rap_sam.utils import write_image_atomic
 from rap_sam.utils.mask_geometry import first_click
 from rap_sam.utils.visualization import colour_of, overlay_masks
 
@@ -393,7 +394,7 @@ def save_strip(frames: Sequence[np.ndarray], path: str) -> None:
     """Frames (of one size) side by side with a white gap, as one PNG."""
     gap = np.full((frames[0].shape[0], 6, 3), 255, np.uint8)
     tiles = [t for frame in frames for t in (frame, gap)][:-1]
-    iio.imwrite(path, np.concatenate(tiles, axis=1))
+    write_image_atomic(path, np.concatenate(tiles, axis=1)[..., ::-1])
 
 
 def pick(count: int, total: int) -> List[int]:

@@ -41,6 +41,7 @@ from rap_sam.deployment import (IMAGE_OUTPUTS, PROMPT_OUTPUTS,
                                 export_image_model, export_prompt_decoder,
                                 panoptic_from, prompt_inputs)
 from rap_sam.inference import build_model, to_rgb_uint8
+from rap_sam.utils import dump_json_atomic
 
 
 def parse_args() -> argparse.Namespace:
@@ -218,8 +219,8 @@ def main() -> None:
         summary['check'] = check(args, model, reference, x, meta, paths)
     text = json.dumps(summary, indent=1)
     print(text)
-    with open(osp.join(args.out_dir, 'export_onnx.json'), 'w') as f:
-        f.write(text + '\n')
+    dump_json_atomic(summary, osp.join(args.out_dir, 'export_onnx.json'),
+                     indent=1)
 
 
 if __name__ == '__main__':

@@ -21,6 +21,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from mmdet.structures import DetDataSample
+from ..utils.atomic_io import atomic_path
 
 IMAGE_OUTPUTS = ('cls_logits', 'mask_logits', 'features')
 PROMPT_INPUTS = ('features', 'point_coords', 'point_labels', 'boxes',
@@ -144,6 +145,12 @@ def export_image_model(model: nn.Module,
                        path: str,
                        opset: int = 18) -> None:
     """Export :class:`ImageModelExport` for the size of ``image``."""
+    with atomic_path(path) as tmp:
+        _export_image_model(model, image, tmp, opset)
+
+
+def _export_image_model(model: nn.Module, image: Tensor, path: str,
+                        opset: int) -> None:
     torch.onnx.export(
         ImageModelExport(model).eval(), (image, ),
         path,
@@ -185,16 +192,17 @@ def export_prompt_decoder(model: nn.Module,
     }, {
         1: prompts
     })
-    torch.onnx.export(
-        PromptDecoderExport(model, input_shape, image_shape).eval(),
-        args,
-        path,
-        input_names=list(PROMPT_INPUTS),
-        output_names=list(PROMPT_OUTPUTS),
-        opset_version=opset,
-        dynamo=True,
-        dynamic_shapes=dynamic_shapes,
-        external_data=False)
+    with atomic_path(path) as tmp:
+        torch.onnx.export(
+            PromptDecoderExport(model, input_shape, image_shape).eval(),
+            args,
+            tmp,
+            input_names=list(PROMPT_INPUTS),
+            output_names=list(PROMPT_OUTPUTS),
+            opset_version=opset,
+            dynamo=True,
+            dynamic_shapes=dynamic_shapes,
+            external_data=False)
 
 
 def panoptic_from(model: nn.Module, cls_logits: Tensor, mask_logits: Tensor,

@@ -1,8 +1,10 @@
+from .atomic_io import atomic_path, dump_json_atomic, write_image_atomic
 from .checkpoint_safety import (UnsafeCheckpointError,
                                 allow_mmengine_checkpoints, check_local,
                                 load_checkpoint, unsafe_message)
 
 __all__ = [
+    'atomic_path', 'dump_json_atomic', 'write_image_atomic',
     'UnsafeCheckpointError', 'allow_mmengine_checkpoints', 'check_local',
     'load_checkpoint', 'unsafe_message'
 ]
