@@ -4,20 +4,39 @@ Encodes every synonym of every class with an open_clip text tower, averages
 over prompt templates and writes the file that
 ``rap_sam.models.utils.class_embeddings.load_class_embeddings`` reads.
 
-Nothing is downloaded: the weights come from a local open_clip checkpoint
-(``--checkpoint``), or are random (``--random-weights``, for tests only).
+The weights come from one of:
 
-Example::
+* ``--pretrained TAG``: open_clip's published weights of ``--model`` (see
+  ``open_clip.list_pretrained_tags_by_model``), downloaded by open_clip from
+  the Hugging Face Hub into its cache, or taken from that cache. Offline,
+  with no cached copy, the tool fails within seconds (exit code 1) and says
+  which file to fetch by hand for ``--checkpoint``.
+* ``--checkpoint PATH``: a local open_clip checkpoint of ``--model``; nothing
+  is downloaded.
+* ``--random-weights``: random weights, for tests only.
 
-    python tools/build_text_embeddings.py --vocab coco_ytvis2019 \\
-        --checkpoint checkpoints/convnext_large_d_320_laion2b.bin \\
-        --out data/text_embeddings/convnext_large_d_320_coco_ytvis2019.pth
+Examples::
+
+    python tools/build_text_embeddings.py --vocab coco_panoptic \\
+        --model convnext_large_d_320 --pretrained laion2b_s29b_b131k_ft_soup \\
+        --out data/embeddings/coco_panoptic_convnext_large_d_320.pth
+
+    # Offline: the file the download would fetch, copied by hand from the
+    # repository laion/CLIP-convnext_large_d_320.laion2B-s29B-b131K-ft-soup
+    # of https://huggingface.co
+    python tools/build_text_embeddings.py --vocab coco_panoptic \\
+        --model convnext_large_d_320 \\
+        --checkpoint checkpoints/open_clip_pytorch_model.bin \\
+        --out data/embeddings/coco_panoptic_convnext_large_d_320.pth
 """
 import argparse
-import os
+import contextlib
 import os.path as osp
+import shlex
+import sys
 import time
-from typing import Callable, List, Optional, Sequence
+import urllib.request
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +44,9 @@ from torch import Tensor, nn
 
 from rap_sam.datasets.class_names import (VOCABULARIES, Vocabulary,
                                           build_vocabulary, canonical_text)
-from rap_sam.models.utils.class_embeddings import save_class_embeddings
+from rap_sam.models.utils.class_embeddings import (DEFAULT_CLIP_MODEL,
+                                                   DEFAULT_CLIP_PRETRAINED,
+                                                   save_class_embeddings)
 
 Tokenizer = Callable[[List[str]], Tensor]
 DEFAULT_TEMPLATES = (
@@ -39,12 +60,27 @@ DEFAULT_TEMPLATES = (
     'this is a {} in the scene.',
 )
 RANDOM_WEIGHTS = 'random'
+# Seconds to wait for the download server before calling it unreachable.
+PROBE_TIMEOUT = 5.0
+
+
+class WeightsUnavailable(RuntimeError):
+    """open_clip's published weights could neither be found nor fetched.
+
+    Args:
+        message (str): What failed and how to get the file by hand.
+        filename (str): Name of the weights file to fetch by hand.
+    """
+
+    def __init__(self, message: str, filename: str) -> None:
+        super().__init__(message)
+        self.filename = filename
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse and check the command line; usage errors exit with code 2."""
     parser = argparse.ArgumentParser(
-        description='Build CLIP text embeddings of class names (offline).')
+        description='Build CLIP text embeddings of class names.')
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
         '--vocab',
@@ -56,13 +92,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='one class per line: its name, then comma-separated synonyms')
     parser.add_argument(
         '--model',
-        default='convnext_large_d_320',
+        default=DEFAULT_CLIP_MODEL,
         help='open_clip model name (default: %(default)s)')
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument(
+        '--pretrained',
+        metavar='TAG',
+        help="open_clip's published weights of --model (e.g. "
+        f'{DEFAULT_CLIP_PRETRAINED} for {DEFAULT_CLIP_MODEL}), downloaded '
+        'by open_clip where the machine is online (or found in its cache)')
+    weights.add_argument(
         '--checkpoint',
         metavar='PATH',
-        help='local open_clip checkpoint of --model')
+        help='local open_clip checkpoint of --model (no download)')
     weights.add_argument(
         '--random-weights',
         action='store_true',
@@ -80,10 +122,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--device', default='cpu', help='torch device (default: cpu)')
     args = parser.parse_args(argv)
-    if args.checkpoint is None and not args.random_weights:
-        parser.error('--checkpoint PATH is required: this tool never '
-                     'downloads weights. Give a local open_clip checkpoint '
-                     f'of {args.model!r} (or --random-weights for tests).')
+    if (args.pretrained is None and args.checkpoint is None
+            and not args.random_weights):
+        parser.error(
+            'the weights are required: --pretrained TAG (published by '
+            f'open_clip, e.g. --model {DEFAULT_CLIP_MODEL} --pretrained '
+            f'{DEFAULT_CLIP_PRETRAINED}), or --checkpoint PATH (a local '
+            f'open_clip checkpoint of {args.model!r}), or --random-weights '
+            '(tests only)')
     if args.checkpoint is not None and not osp.isfile(args.checkpoint):
         parser.error(f'--checkpoint {args.checkpoint}: no such file')
     if args.batch_size < 1:
@@ -91,6 +137,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     model_error = offline_model_error(args.model)
     if model_error:
         parser.error(model_error)
+    if args.pretrained is not None:
+        import open_clip
+        if not open_clip.get_pretrained_cfg(args.model, args.pretrained):
+            tags = open_clip.list_pretrained_tags_by_model(args.model)
+            parser.error(
+                f'--pretrained {args.pretrained}: not a tag of open_clip '
+                f'model {args.model!r}; its tags are {tags or "none"}')
     return args
 
 
@@ -133,6 +186,149 @@ def offline_model_error(model_name: str) -> Optional[str]:
                 "downloaded; use a model with open_clip's built-in "
                 'tokenizer (e.g. convnext_large_d_320)')
     return None
+
+
+@contextlib.contextmanager
+def hub_offline() -> Iterator[None]:
+    """Put huggingface_hub in offline mode (``HF_HUB_OFFLINE``) meanwhile.
+
+    huggingface_hub reads the environment variable once, at import; its
+    requests check ``huggingface_hub.constants.HF_HUB_OFFLINE`` each time,
+    so this sets that and restores it afterwards. A request then fails at
+    once, and a download returns a cached copy if there is one.
+    """
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # open_clip then never uses the hub
+        yield
+        return
+    offline = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = offline
+
+
+def fetch_pretrained(model_name: str,
+                     tag: str,
+                     timeout: Optional[float] = None) -> str:
+    """Local path of open_clip's published weights ``tag`` of a model.
+
+    Goes through ``open_clip.pretrained.download_pretrained``, the function
+    ``open_clip.create_model`` downloads with: first offline, for a copy in
+    the Hugging Face cache; then, if the server answers a metadata request
+    (``HEAD``, no retries) within ``timeout`` seconds, online. Without that
+    check, huggingface_hub retries an unreachable server with backoff, for
+    most of a minute, before giving up.
+
+    Args:
+        model_name (str): open_clip model name.
+        tag (str): A tag of ``open_clip.list_pretrained_tags_by_model``.
+        timeout (float, optional): Seconds to wait for the server. Defaults
+            to None (``PROBE_TIMEOUT``).
+
+    Returns:
+        str: Path of the weights file.
+
+    Raises:
+        ValueError: If ``tag`` is not a tag of ``model_name``.
+        WeightsUnavailable: If the weights are neither cached nor fetched.
+    """
+    from open_clip import pretrained as oc_pretrained
+    cfg = oc_pretrained.get_pretrained_cfg(model_name, tag)
+    if not cfg:
+        raise ValueError(f'{tag!r} is not a tag of open_clip model '
+                         f'{model_name!r}')
+    timeout = PROBE_TIMEOUT if timeout is None else timeout
+    urls, page, via_hub = _download_urls(cfg)
+    filename = urls[-1].rsplit('/', 1)[-1]
+    if via_hub:
+        with hub_offline():
+            try:
+                path = oc_pretrained.download_pretrained(cfg)
+            except Exception:  # not cached
+                path = ''
+        if path and osp.isfile(path):
+            return path
+    reason = _probe(urls, timeout, via_hub)
+    if reason is None:
+        try:
+            path = oc_pretrained.download_pretrained(cfg)
+        except Exception as error:
+            reason = f'{type(error).__name__}: {error}'
+        else:
+            if path and osp.isfile(path):
+                return path
+            reason = f'open_clip returned no file ({path!r})'
+    raise WeightsUnavailable(
+        f"could not fetch open_clip's weights {tag!r} of model "
+        f'{model_name!r}: they are not in the local cache, and the download '
+        f'failed:\n  {reason}\nGet the file by hand on a machine with '
+        f'internet access:\n  {urls[-1]}\n  (all files: {page})\nthen '
+        'pass it with --checkpoint PATH instead of --pretrained TAG',
+        filename)
+
+
+def _download_urls(cfg: dict) -> Tuple[List[str], str, bool]:
+    """Where ``download_pretrained`` fetches the weights of ``cfg`` from.
+
+    Mirrors ``open_clip.pretrained.download_pretrained``: the Hugging Face
+    Hub when huggingface_hub is installed and the tag has a hub entry (then
+    ``.safetensors`` alternatives first), else the plain URL.
+
+    Returns:
+        tuple[list[str], str, bool]: The URLs in the order tried, the page
+        that lists the files, and whether they are on the Hugging Face Hub.
+    """
+    from open_clip import pretrained as oc_pretrained
+    if cfg.get('hf_hub') and oc_pretrained.has_hf_hub():
+        from huggingface_hub import hf_hub_url
+        model_id, filename = osp.split(cfg['hf_hub'])
+        filename = filename or oc_pretrained.HF_WEIGHTS_NAME
+        candidates = []
+        alternatives = getattr(oc_pretrained, '_get_safe_alternatives', None)
+        if alternatives and getattr(oc_pretrained, '_has_safetensors', False):
+            candidates.extend(alternatives(filename))
+        candidates.append(filename)
+        urls = [hf_hub_url(model_id, name) for name in candidates]
+        page = urls[-1].split('/resolve/', 1)[0] + '/tree/main'
+        return urls, page, True
+    url = cfg.get('url', '')
+    return [url], url, False
+
+
+def _probe(urls: Sequence[str], timeout: float,
+           via_hub: bool) -> Optional[str]:
+    """None if the server has one of ``urls``, else why not.
+
+    One ``HEAD`` request per URL, without retries, through the proxies of
+    the environment, as the download would go. A URL absent from a server
+    that answers moves on to the next; any other failure ends the probe.
+    """
+    reason = 'no URL to download from'
+    for url in urls:
+        if via_hub:
+            from huggingface_hub import get_hf_file_metadata
+            from huggingface_hub.errors import RemoteEntryNotFoundError
+            try:
+                metadata = get_hf_file_metadata(url, timeout=timeout)
+            except RemoteEntryNotFoundError as error:
+                reason = f'{type(error).__name__}: {error} (HEAD {url})'
+                continue
+            except Exception as error:
+                return f'{type(error).__name__}: {error} (HEAD {url})'
+            if metadata.commit_hash is None:
+                return ('the server answered, but not as the Hugging Face '
+                        f'Hub: no commit hash (HEAD {url})')
+            return None
+        request = urllib.request.Request(url, method='HEAD')
+        try:
+            with urllib.request.urlopen(request, timeout=timeout):
+                return None
+        except Exception as error:
+            return f'{type(error).__name__}: {error} (HEAD {url})'
+    return reason
 
 
 def build_model(model_name: str, checkpoint: Optional[str],
@@ -185,11 +381,21 @@ def _pad_synonyms(per_text: Tensor, counts: List[int]) -> Tensor:
     return torch.stack(rows)
 
 
+def retry_command(args: argparse.Namespace, checkpoint: str) -> str:
+    """The command line of ``args`` with ``--checkpoint`` for the weights."""
+    source = (['--vocab', args.vocab]
+              if args.vocab else ['--class-names', args.class_names])
+    words = ['python', 'tools/build_text_embeddings.py', *source, '--model',
+             args.model, '--checkpoint', checkpoint, '--out', args.out]
+    return ' '.join(shlex.quote(word) for word in words)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Build the class embedding file the command line asks for."""
-    # Belt and braces: the argument checks already avoid every download.
-    os.environ['HF_HUB_OFFLINE'] = '1'
-    os.environ['TRANSFORMERS_OFFLINE'] = '1'
+    """Build the class embedding file the command line asks for.
+
+    Exits with code 2 on a usage error, and with code 1 and a message on
+    stderr (no traceback) when ``--pretrained`` weights cannot be fetched.
+    """
     args = parse_args(argv)
     vocab = (
         VOCABULARIES[args.vocab]
@@ -197,15 +403,29 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     import open_clip
 
     start = time.perf_counter()
-    import torch
+    checkpoint = args.checkpoint
+    if args.pretrained:
+        try:
+            checkpoint = fetch_pretrained(args.model, args.pretrained)
+        except WeightsUnavailable as error:
+            command = retry_command(args, f'/path/to/{error.filename}')
+            print(f'build_text_embeddings.py: error: {error}:\n  {command}',
+                  file=sys.stderr)
+            raise SystemExit(1)
     torch.manual_seed(args.seed)
-    model = build_model(args.model, args.checkpoint, args.device)
-    tokenizer = open_clip.get_tokenizer(args.model)
+    # Belt and braces: the argument checks already avoid every download.
+    with hub_offline():
+        model = build_model(args.model, checkpoint, args.device)
+        tokenizer = open_clip.get_tokenizer(args.model)
     embeddings = encode_vocabulary(model, tokenizer, vocab,
                                    DEFAULT_TEMPLATES, args.batch_size,
                                    args.device)
-    pretrained = (
-        osp.abspath(args.checkpoint) if args.checkpoint else RANDOM_WEIGHTS)
+    if args.pretrained:
+        pretrained = args.pretrained
+    elif args.checkpoint:
+        pretrained = osp.abspath(args.checkpoint)
+    else:
+        pretrained = RANDOM_WEIGHTS
     save_class_embeddings(args.out, embeddings, vocab.classes, args.model,
                           pretrained, DEFAULT_TEMPLATES)
     print(f'Wrote {args.out}: {len(vocab)} classes of {vocab.name!r}, '
