@@ -305,6 +305,47 @@ def test_pretrained_offline_fails_fast(tool, tmp_path, capsys, monkeypatch,
     assert not constants.HF_HUB_OFFLINE  # restored
 
 
+def test_pretrained_silent_server_times_out(tool, tmp_path, capsys,
+                                            monkeypatch, empty_hub_cache):
+    """A server that accepts connections and never answers: no hang."""
+    import socket
+    import threading
+    from huggingface_hub import constants
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(8)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(server.accept())
+            except OSError:  # closed
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = server.getsockname()[1]
+    monkeypatch.setattr(constants, 'HUGGINGFACE_CO_URL_TEMPLATE',
+                        f'http://127.0.0.1:{port}/{{repo_id}}/resolve/'
+                        '{revision}/{filename}')
+    monkeypatch.setattr(tool, 'PROBE_TIMEOUT', 1.0)
+    start = time.perf_counter()
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            tool.main(['--vocab', 'coco_panoptic', '--pretrained',
+                       DEFAULT_CLIP_PRETRAINED, '--out',
+                       str(tmp_path / 'x.pth')])
+    finally:
+        server.close()
+        for connection, _ in held:
+            connection.close()
+    assert time.perf_counter() - start < 5
+    assert exit_info.value.code == 1
+    stderr = capsys.readouterr().err
+    _check_offline_message(stderr)
+    assert 'Timeout' in stderr
+
+
 def test_pretrained_download_error_is_reported(tool, tmp_path, capsys,
                                                monkeypatch, empty_hub_cache):
     """A server that answers, then a download that fails as offline."""
