@@ -194,7 +194,7 @@ def test_model_refuses_bad_label_values(model):
         batch_input_shape=(64, 64), img_shape=(64, 64), ori_shape=(64, 64)))
     feats = (torch.zeros(1, 256, 16, 16), )
     for labels, message in ((torch.tensor([[2]]), 'got 2'),
-                            (torch.tensor([[0.7]]), 'must be integers')):
+                            (torch.tensor([[0.7]]), 'got 0.7')):
         sample.prompt_instances = InstanceData(
             points=torch.tensor([[[5., 5.]]]), point_labels=labels)
         with pytest.raises(ValueError, match=message):

@@ -1,4 +1,5 @@
 from .image_io import to_rgb_uint8
+from .precision import PRECISIONS, autocast, resolve_precision
 from .predictor import (RapSAMPredictor, build_model,
                         use_random_embeddings)
 from ..models.utils.query_linker import QueryLinker
@@ -6,7 +7,7 @@ from .video_predictor import VideoPredictor
 from ..utils.visualization import overlay_masks, overlay_panoptic
 
 __all__ = [
-    'QueryLinker', 'RapSAMPredictor', 'VideoPredictor', 'build_model',
+    'PRECISIONS', 'autocast', 'resolve_precision', 'QueryLinker', 'RapSAMPredictor', 'VideoPredictor', 'build_model',
     'overlay_masks', 'overlay_panoptic', 'to_rgb_uint8',
     'use_random_embeddings'
 ]

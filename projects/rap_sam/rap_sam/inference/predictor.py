@@ -10,6 +10,7 @@ from torch import Tensor
 
 from mmdet.structures import DetDataSample
 from .image_io import ImageLike, to_rgb_uint8
+from .precision import autocast, resolve_precision
 
 
 def use_random_embeddings(cfg: Config) -> Config:
@@ -157,16 +158,22 @@ class RapSAMPredictor:
             resized to, keeping its ratio. Defaults to (1333, 800).
         cache_prompt_kv (bool): Cache the pixel keys and values between
             ``predict`` calls (2 x 256 floats per stride-4 pixel, 137 MB at
-            1344x800). Defaults to True.
+            1344x800 in fp32). Defaults to True.
+        precision (str): 'fp32', or 'bf16' / 'fp16' autocast (see
+            :func:`resolve_precision`: bf16 on a CPU without native bf16
+            falls back to fp32 with a warning). In bf16 the cached features
+            and pixel keys / values are bf16 too. Defaults to 'fp32'.
     """
 
     def __init__(self,
                  model: torch.nn.Module,
                  scale: Tuple[int, int] = (1333, 800),
-                 cache_prompt_kv: bool = True) -> None:
+                 cache_prompt_kv: bool = True,
+                 precision: str = 'fp32') -> None:
         self.model = model
         self.scale = scale
         self.cache_prompt_kv = cache_prompt_kv
+        self.precision = resolve_precision(precision, str(self.device))
         self.features: Optional[Tensor] = None
         self._prompt_kv: Optional[Tuple[Tensor, Tensor]] = None
         self._meta: Dict = {}
@@ -200,7 +207,8 @@ class RapSAMPredictor:
             dict(inputs=[inputs[[2, 1, 0]]], data_samples=[DetDataSample()]),
             False)
         batch_input_shape = tuple(data['inputs'].shape[-2:])
-        self.features = self.model.extract_feat(data['inputs'])[0]
+        with autocast(self.precision, str(self.device)):
+            self.features = self.model.extract_feat(data['inputs'])[0]
         self._prompt_kv = None
         self._meta = dict(
             ori_shape=rgb.shape[:2],
@@ -243,17 +251,18 @@ class RapSAMPredictor:
                 masks=np.zeros((0, h0, w0), bool),
                 iou_scores=np.zeros((0, ), np.float32))
         sample.prompt_instances = prompts
-        prompt_kv = self._prompt_kv
-        if prompt_kv is None:
-            prompt_kv = self.model.panoptic_head.prompt_adapter.pixel_kv(
-                self.features)
-            if self.cache_prompt_kv:
-                self._prompt_kv = prompt_kv
-        result = self.model.predict_from_feats(
-            (self.features, ), [sample], with_objects=False,
-            prompt_kv=prompt_kv)[0].pred_prompt_instances
+        with autocast(self.precision, str(self.device)):
+            prompt_kv = self._prompt_kv
+            if prompt_kv is None:
+                prompt_kv = self.model.panoptic_head.prompt_adapter.pixel_kv(
+                    self.features)
+                if self.cache_prompt_kv:
+                    self._prompt_kv = prompt_kv
+            result = self.model.predict_from_feats(
+                (self.features, ), [sample], with_objects=False,
+                prompt_kv=prompt_kv)[0].pred_prompt_instances
         return dict(masks=result.masks.cpu().numpy(),
-                    iou_scores=result.iou_scores.cpu().numpy())
+                    iou_scores=result.iou_scores.float().cpu().numpy())
 
     def _prompts(self, points, point_labels, boxes) -> InstanceData:
         sx, sy = self._meta.get('scale_factor', (1., 1.))
@@ -309,7 +318,8 @@ class RapSAMPredictor:
             encoding ``label + instance_id * INSTANCE_OFFSET``, with
             ``num_classes`` for void.
         """
-        sample = self.model.predict_from_feats(
-            (self.features, ), [self._sample()], with_objects=True)[0]
+        with autocast(self.precision, str(self.device)):
+            sample = self.model.predict_from_feats(
+                (self.features, ), [self._sample()], with_objects=True)[0]
         return dict(
             panoptic_seg=sample.pred_panoptic_seg.sem_seg[0].cpu().numpy())

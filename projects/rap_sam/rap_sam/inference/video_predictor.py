@@ -8,6 +8,7 @@ from mmengine.structures import InstanceData
 from mmdet.structures import DetDataSample
 from ..utils.mask_geometry import first_click
 from ..models.heads import HeadPredictions, VideoTrackState
+from .precision import autocast
 from .predictor import ImageLike, RapSAMPredictor
 
 
@@ -35,14 +36,16 @@ class VideoPredictor:
         link_momentum (float, optional): See :class:`QueryLinker`.
             Defaults to the model's ``test_cfg.link_momentum`` (0), the
             value its VIS mAP is scored with.
+        precision (str): See :class:`RapSAMPredictor`. Defaults to 'fp32'.
     """
 
     def __init__(self,
                  model: torch.nn.Module,
                  scale: Tuple[int, int] = (1280, 736),
                  score_thr: float = 0.5,
-                 link_momentum: Optional[float] = None) -> None:
-        self.image = RapSAMPredictor(model, scale)
+                 link_momentum: Optional[float] = None,
+                 precision: str = 'fp32') -> None:
+        self.image = RapSAMPredictor(model, scale, precision=precision)
         self.model = model
         self.score_thr = score_thr
         self.link_momentum = link_momentum if link_momentum is not None \
@@ -152,13 +155,14 @@ class VideoPredictor:
             sample.prompt_instances = InstanceData.cat(
                 [self._complete(p) for p in prompts]) if len(
                     prompts) > 1 else self._complete(prompts[0])
-        preds = self.model.panoptic_head.predict((self.image.features, ),
-                                                 [sample])
-        results = self._objects(preds, meta)
-        if preds.prompts is not None:
-            self._prompted_results(preds, sample, tracked,
-                                   self._complete(new) if new else None,
-                                   results)
+        with autocast(self.image.precision, str(self.image.device)):
+            preds = self.model.panoptic_head.predict(
+                (self.image.features, ), [sample])
+            results = self._objects(preds, meta)
+            if preds.prompts is not None:
+                self._prompted_results(preds, sample, tracked,
+                                       self._complete(new) if new else None,
+                                       results)
         return {k: np.stack(v) if k == 'masks' and v else np.asarray(v)
                 for k, v in results.items()}
 

@@ -3,11 +3,13 @@ from dataclasses import astuple
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
+from mmengine.config import ConfigDict
 from torch import Tensor
 
 from mmdet.models.detectors import MaskFormer
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList, TrackDataSample, TrackSampleList
+from mmdet.utils import OptConfigType
 from ..heads.clip_targets import clip_to_frames
 from ..heads.text_classifier import OpenVocabClassifier
 from ..heads.video_track_state import VideoTrackState
@@ -42,6 +44,23 @@ class RapSAM(TestVocabularyMeta, MaskFormer):
     ``pred_panoptic_seg`` on every frame when ``test_cfg.video_panoptic_on``
     (video panoptic segmentation, ids stable over the video).
     """
+
+    def __init__(self, *args, panoptic_head: OptConfigType = None,
+                 panoptic_fusion_head: OptConfigType = None,
+                 **kwargs) -> None:
+        test_classifier = (panoptic_head or {}).get('test_classifier')
+        if test_classifier and panoptic_fusion_head:
+            # Random test embeddings (for inspection) need the size of the
+            # test vocabulary, which the fusion head holds.
+            panoptic_head = ConfigDict(
+                panoptic_head,
+                test_classifier=dict(
+                    dict(num_classes=panoptic_fusion_head.get(
+                        'num_things_classes', 0) + panoptic_fusion_head.get(
+                            'num_stuff_classes', 0)), **test_classifier))
+        super().__init__(*args, panoptic_head=panoptic_head,
+                         panoptic_fusion_head=panoptic_fusion_head,
+                         **kwargs)
 
     def init_weights(self) -> None:
         """Initialise, loading the backbone's ``Pretrained`` weights first.

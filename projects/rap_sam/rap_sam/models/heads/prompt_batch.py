@@ -10,8 +10,8 @@ def validate_prompts(prompts: InstanceData, input_shape: tuple,
                      name: str) -> None:
     """Check one sample's prompts; raise ``ValueError`` naming the field.
 
-    Points must lie inside the padded input and have integer labels in
-    {1, 0, -1}; boxes must be ``x1 <= x2, y1 <= y2`` and overlap the input;
+    Points must lie inside the padded input and have labels 1, 0 or -1
+    (any dtype holding exactly those values); boxes must be ``x1 <= x2, y1 <= y2`` and overlap the input;
     ``box_valid`` is a bool per box.
 
     Args:
@@ -33,15 +33,11 @@ def validate_prompts(prompts: InstanceData, input_shape: tuple,
             raise ValueError(f'{name}.point_labels must have shape '
                              f'{tuple(points.shape[:2])}, got '
                              f'{tuple(labels.shape)}')
-        if labels.is_floating_point() or labels.dtype == torch.bool:
-            raise ValueError(f'{name}.point_labels must be integers (1 '
-                             'positive, 0 negative, -1 padding), got '
-                             f'{labels.dtype}')
         allowed = (labels == 1) | (labels == 0) | (labels == -1)
         if not allowed.all():
             raise ValueError(f'{name}.point_labels must be 1 (positive), 0 '
                              '(negative) or -1 (padding), got '
-                             f'{labels[~allowed][0].item()}')
+                             f'{labels[~allowed][0].item():g}')
         used = labels >= 0
         xy = points[used]
         if not torch.isfinite(xy).all():

@@ -128,7 +128,8 @@ class RapSAMHead(Mask2FormerHead):
         self.num_queries = num_queries
         self.embed_dims = embed_dims
 
-        self.classifier = MODELS.build(classifier)
+        self.classifier = MODELS.build(
+            classifier, default_args=dict(num_classes=self.num_classes))
         if self.classifier.num_classes != self.num_classes:
             raise ValueError(
                 f'classifier has {self.classifier.num_classes} classes but '

@@ -1,9 +1,11 @@
 """Open-vocabulary classification by cosine similarity to text embeddings."""
+import logging
 from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from torch import Tensor
 
 from mmdet.registry import MODELS
@@ -34,7 +36,12 @@ class OpenVocabClassifier(nn.Module):
             size is an error. None takes the file's. Defaults to 768
             (open_clip ``convnext_large_d_320``).
         random_embeddings (bool): Use seeded random embeddings instead of a
-            file. For tests and speed benchmarks only. Defaults to False.
+            file, even when ``embedding_file`` is set (and absent): to build
+            any config for inspection (speed, FLOPs, export, a smoke run)
+            with ``--cfg-options
+            model.panoptic_head.classifier.random_embeddings=True``. Class
+            predictions are then meaningless; a warning says so. Defaults
+            to False.
         num_synonyms (int): Synonyms per class of random embeddings.
         logit_scale (float): Log of the logit multiplier. Defaults to
             4.6052 (official; ``exp`` of it is 100.003).
@@ -49,7 +56,14 @@ class OpenVocabClassifier(nn.Module):
                  num_synonyms: int = 2,
                  logit_scale: float = 4.6052) -> None:
         super().__init__()
-        if embedding_file is not None:
+        if random_embeddings:
+            print_log(
+                'OpenVocabClassifier: random class embeddings '
+                '(random_embeddings=True' +
+                (f'; {embedding_file} not read' if embedding_file else '') +
+                '): class predictions are meaningless, for inspection only',
+                logger='current', level=logging.WARNING)
+        if embedding_file is not None and not random_embeddings:
             embeds, names = load_class_embeddings(embedding_file, class_names)
         elif random_embeddings:
             names = list(class_names) if class_names is not None else [
