@@ -7,7 +7,7 @@ from .video_predictor import VideoPredictor
 from ..utils.visualization import overlay_masks, overlay_panoptic
 
 __all__ = [
-    'PRECISIONS', 'autocast', 'resolve_precision', 'QueryLinker', 'RapSAMPredictor', 'VideoPredictor', 'build_model',
-    'overlay_masks', 'overlay_panoptic', 'to_rgb_uint8',
-    'use_random_embeddings'
+    'PRECISIONS', 'QueryLinker', 'RapSAMPredictor', 'VideoPredictor',
+    'autocast', 'build_model', 'overlay_masks', 'overlay_panoptic',
+    'resolve_precision', 'to_rgb_uint8', 'use_random_embeddings'
 ]

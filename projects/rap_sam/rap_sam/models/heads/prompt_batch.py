@@ -11,8 +11,8 @@ def validate_prompts(prompts: InstanceData, input_shape: tuple,
     """Check one sample's prompts; raise ``ValueError`` naming the field.
 
     Points must lie inside the padded input and have labels 1, 0 or -1
-    (any dtype holding exactly those values); boxes must be ``x1 <= x2, y1 <= y2`` and overlap the input;
-    ``box_valid`` is a bool per box.
+    (any dtype holding exactly those values); boxes must be ``x1 <= x2,
+    y1 <= y2`` and overlap the input; ``box_valid`` is a bool per box.
 
     Args:
         prompts (InstanceData): ``points`` (P, K, 2), ``point_labels``
