@@ -14,9 +14,9 @@ import time
 import numpy as np
 import torch
 
+from rap_sam.inference import (PRECISIONS, RapSAMPredictor, build_model,
+                               overlay_masks, overlay_panoptic, to_rgb_uint8)
 from rap_sam.utils import write_image_atomic
-from rap_sam.inference import (RapSAMPredictor, build_model, overlay_masks,
-                               overlay_panoptic, to_rgb_uint8)
 
 
 def parse_numbers(text: str, count: int, name: str) -> list:
@@ -50,6 +50,10 @@ def parse_args():
         help='longest and shortest side the model sees')
     parser.add_argument('--out-dir', default='outputs/demo')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--precision', choices=PRECISIONS, default='fp32',
+        help='bf16 / fp16 autocast (bf16 needs a CPU with native bf16, '
+        'else it runs in fp32 with a warning)')
     return parser.parse_args()
 
 
@@ -64,7 +68,8 @@ def main():
     model = build_model(args.config, args.checkpoint, args.device,
                         random_weights=args.random_weights,
                         unsafe_load=args.unsafe_load)
-    predictor = RapSAMPredictor(model, scale=tuple(args.scale))
+    predictor = RapSAMPredictor(model, scale=tuple(args.scale),
+                                precision=args.precision)
     image = to_rgb_uint8(args.image)
     os.makedirs(args.out_dir, exist_ok=True)
 

@@ -277,12 +277,20 @@ def test_pipelines(size):
 
 
 def evaluate(model, data: DemoData, embeddings: dict, size, out_dir):
+    """PQ, 1-click / 1-box mIoU and VIS mAP of a model on the demo's data.
+
+    Returns:
+        tuple: ``results`` (metric -> value), ``timing`` (task -> seconds
+        per image or frame) and ``outputs`` (task -> the predicted data
+        samples: ``panoptic``, ``click``, ``box``, ``video``); PNGs are
+        written to ``out_dir``.
+    """
     panoptic_pipe, prompt_pipe, video_pipe = test_pipelines(size)
     coco = dict(type='CocoPanopticDataset', data_root=data.coco_root,
                 ann_file=data.coco_ann,
                 data_prefix=dict(img=data.coco_img, seg=data.coco_seg),
                 test_mode=True)
-    results, timing = {}, {}
+    results, timing, outputs = {}, {}, {}
     coco_vocab = get_vocabulary('coco_panoptic')
     model.set_test_vocabulary(
         embeddings['coco_panoptic'], COCO_PANOPTIC_NUM_THINGS,
@@ -297,6 +305,7 @@ def evaluate(model, data: DemoData, embeddings: dict, size, out_dir):
     results['PQ'] = pq['coco_panoptic/PQ']
     results['SQ'] = pq['coco_panoptic/SQ']
     results['RQ'] = pq['coco_panoptic/RQ']
+    outputs['panoptic'] = pan_out
     for i, sample in enumerate(pan_out):
         image = mmcv.imread(sample.img_path, channel_order='rgb')
         seg = sample.pred_panoptic_seg.sem_seg[0].cpu().numpy()
@@ -311,6 +320,7 @@ def evaluate(model, data: DemoData, embeddings: dict, size, out_dir):
         timing[kind] = (time.perf_counter() - start) / len(prompt_out)
         results[f'prompt mIoU (1 {kind})'] = next(
             v for k, v in miou.items() if k.endswith('/mIoU'))
+        outputs[kind] = prompt_out
         for i, sample in enumerate(prompt_out):
             image = mmcv.imread(sample.img_path, channel_order='rgb')
             image = mmcv.imresize(image, sample.img_shape[::-1])
@@ -336,8 +346,9 @@ def evaluate(model, data: DemoData, embeddings: dict, size, out_dir):
     frames = sum(len(v) for v in vis_out)
     timing['video'] = (time.perf_counter() - start) / frames
     results['VIS mAP'] = next(v for k, v in vis.items() if k.endswith('mAP'))
+    outputs['video'] = vis_out
     write_strip(vis_out[0], osp.join(out_dir, 'video_strip.png'))
-    return results, timing, pq, miou, vis
+    return results, timing, outputs
 
 
 def write_strip(track_sample, path: str, num: int = 5) -> None:
@@ -381,8 +392,8 @@ def main(argv=None) -> dict:
     model = runner.model
     vis_dir = osp.join(args.work_dir, 'vis')
     os.makedirs(vis_dir, exist_ok=True)
-    results, timing, *_ = evaluate(model, data, embeddings, args.size,
-                                   vis_dir)
+    results, timing, _ = evaluate(model, data, embeddings, args.size,
+                                  vis_dir)
     print(f'\ntrained {iters} iterations in {train_s / 60:.1f} min '
           f'({iters / train_s:.2f} it/s) on {data.source} data\n')
     print('| task | metric | value | s / image |')

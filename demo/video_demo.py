@@ -33,7 +33,8 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from rap_sam.inference import VideoPredictor, build_model, to_rgb_uint8
+from rap_sam.inference import (PRECISIONS, VideoPredictor, build_model,
+                               to_rgb_uint8)
 from rap_sam.utils import write_image_atomic
 from rap_sam.utils.mask_geometry import first_click
 from rap_sam.utils.visualization import colour_of, overlay_masks
@@ -156,6 +157,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='output folder: NAME.mp4, NAME.gif and NAME_strip.png, NAME '
         'being the video\'s name')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--precision', choices=PRECISIONS, default='fp32',
+        help='bf16 / fp16 autocast (bf16 needs a CPU with native bf16, '
+        'else it runs in fp32 with a warning)')
     return parser.parse_args(argv)
 
 
@@ -424,7 +429,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         unsafe_load=args.unsafe_load)
     classes = model.dataset_meta['classes']
     predictor = VideoPredictor(
-        model, scale=args.scale, score_thr=args.score_thr)
+        model, scale=args.scale, score_thr=args.score_thr,
+        precision=args.precision)
     init_masks = InitMasks(args.init_masks) if args.init_masks else None
     by_frame: Dict[int, List[Prompt]] = defaultdict(list)
     for prompt in args.prompt + args.box:

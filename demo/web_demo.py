@@ -14,7 +14,7 @@ import os.path as osp
 
 import torch
 
-from rap_sam.inference import RapSAMPredictor, build_model
+from rap_sam.inference import PRECISIONS, RapSAMPredictor, build_model
 from rap_sam.inference.web_app import (DEFAULT_MAX_UPLOAD_BYTES,
                                        LOOPBACK_NAMES, create_app,
                                        is_loopback)
@@ -45,6 +45,10 @@ def parse_args() -> argparse.Namespace:
         'names and --host are always allowed)')
     parser.add_argument('--image', help='image opened when the page loads')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--precision', choices=PRECISIONS, default='fp32',
+        help='bf16 / fp16 autocast (bf16 needs a CPU with native bf16, '
+        'else it runs in fp32 with a warning)')
     parser.add_argument(
         '--scale', type=int, nargs=2, default=[1333, 800],
         metavar=('LONG', 'SHORT'),
@@ -77,7 +81,8 @@ def main() -> None:
                         random_weights=args.random_weights,
                         unsafe_load=args.unsafe_load,
                         cfg_options={'model.test_cfg.instance_on': False})
-    predictor = RapSAMPredictor(model, scale=tuple(args.scale))
+    predictor = RapSAMPredictor(model, scale=tuple(args.scale),
+                                precision=args.precision)
     if args.allowed_hosts and not args.allow_remote:
         raise SystemExit('--allowed-hosts needs --allow-remote')
     app = create_app(

@@ -81,7 +81,8 @@ def parse_args() -> argparse.Namespace:
     precision.add_argument('--fp16', action='store_true',
                            help='fp16 autocast (CUDA)')
     precision.add_argument('--bf16', action='store_true',
-                           help='bf16 autocast (CUDA)')
+                           help='bf16 autocast (CUDA, or a CPU with native '
+                           'bf16: AVX512-BF16 / AMX)')
     parser.add_argument('--channels-last', action='store_true',
                         help='NHWC models and inputs')
     parser.add_argument('--compile', action='store_true',

@@ -28,7 +28,8 @@ class RunOptions:
 
     Args:
         device (str): 'cpu' or 'cuda[:i]'.
-        dtype (str): 'fp32', or 'fp16' / 'bf16' autocast (CUDA).
+        dtype (str): 'fp32', or 'fp16' / 'bf16' autocast (CUDA; bf16 also
+            on a CPU with native bf16, else an error).
         channels_last (bool): Models and inputs in NHWC memory format.
         compile (bool): ``torch.compile`` the image encoders (backbone and
             neck, or a peer's backbone / image encoder).
@@ -41,8 +42,14 @@ class RunOptions:
     def __post_init__(self) -> None:
         if self.dtype not in _DTYPES:
             raise ValueError(f'unknown dtype {self.dtype!r}')
-        if self.dtype != 'fp32' and not self.device.startswith('cuda'):
-            raise ValueError('--fp16 / --bf16 need a CUDA device')
+        on_cpu = not self.device.startswith('cuda')
+        if self.dtype == 'fp16' and on_cpu:
+            raise ValueError('--fp16 needs a CUDA device')
+        if self.dtype == 'bf16' and on_cpu:
+            from rap_sam.inference.precision import cpu_supports_bf16
+            if not cpu_supports_bf16():
+                raise ValueError('--bf16 on this CPU would be emulated '
+                                 '(no AVX512-BF16 / AMX): use fp32')
 
     @property
     def device_type(self) -> str:

@@ -267,8 +267,9 @@ class RapSAMFusionHead(MaskFormerFusionHead):
             raise ValueError('test_cfg.semantic_on: semantic segmentation '
                              'results are not supported')
         results = []
-        for mask_cls, masks, sample in zip(mask_cls_results,
-                                           mask_pred_results,
+        # Post-processing runs in fp32 whatever the decoder's precision.
+        for mask_cls, masks, sample in zip(mask_cls_results.float(),
+                                           mask_pred_results.float(),
                                            batch_data_samples):
             lookup = resize_to_image(masks, sample.metainfo, rescale)
             result = dict()
@@ -320,8 +321,8 @@ class RapSAMFusionHead(MaskFormerFusionHead):
             else:
                 valid = prompts.valid[i]
                 index = valid.nonzero()[:, 0]
-                logits = prompts.mask_logits[i]
-                scores = prompts.iou_scores[i][valid]
+                logits = prompts.mask_logits[i].float()
+                scores = prompts.iou_scores[i][valid].float()
             masks = resize_to_image(logits, sample.metainfo, rescale)(index)
             results.append(InstanceData(masks=masks > 0, iou_scores=scores))
         return results
@@ -357,6 +358,8 @@ class RapSAMFusionHead(MaskFormerFusionHead):
             each track) and, for video panoptic segmentation,
             ``pan_results`` (:obj:`PixelData`).
         """
+        class_probs = class_probs.float()
+        frame_mask_logits = frame_mask_logits.float()
         num_classes = class_probs.shape[1] - 1
         scores = class_probs[:, :-1]
         k = min(self.options.max_per_video, scores.numel())

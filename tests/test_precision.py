@@ -1,0 +1,49 @@
+"""bf16 / fp16 inference: where it runs, what it falls back to."""
+import numpy as np
+import pytest
+import torch
+
+from rap_sam.inference import RapSAMPredictor, build_model, resolve_precision
+from rap_sam.inference import precision as precision_module
+
+R18 = 'configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py'
+
+
+@pytest.fixture(scope='module')
+def model():
+    from conftest import REPO
+    torch.manual_seed(0)
+    return build_model(str(REPO / R18), random_weights=True)
+
+
+def test_fallbacks(monkeypatch):
+    assert resolve_precision('fp32') == 'fp32'
+    with pytest.raises(ValueError, match='precision must be one of'):
+        resolve_precision('int4')
+    with pytest.warns(UserWarning, match='fp16 is slow on CPUs'):
+        assert resolve_precision('fp16', 'cpu') == 'fp32'
+    monkeypatch.setattr(precision_module, 'cpu_supports_bf16', lambda: False)
+    with pytest.warns(UserWarning, match='no native bf16'):
+        assert resolve_precision('bf16', 'cpu') == 'fp32'
+    assert resolve_precision('fp16', 'cuda:0') == 'fp16'
+
+
+@pytest.mark.skipif(not precision_module.cpu_supports_bf16(),
+                    reason='this CPU has no native bf16')
+def test_bf16_predictor_runs_in_bf16_and_answers_in_fp32(model):
+    image = np.random.default_rng(0).integers(0, 255, (90, 120, 3), np.uint8)
+    pred = RapSAMPredictor(model, scale=(160, 128), precision='bf16')
+    pred.set_image(image)
+    assert pred.features.dtype == torch.bfloat16
+    out = pred.predict(points=[[50, 40]], boxes=[[10, 10, 80, 70]])
+    assert out['masks'].shape == (1, 90, 120) and out['masks'].dtype == bool
+    assert out['iou_scores'].dtype == np.float32
+    assert pred._prompt_kv[0].dtype == torch.bfloat16  # half the bytes
+    pan = pred.panoptic()['panoptic_seg']
+    assert pan.shape == (90, 120)
+    # the post-processing itself runs in fp32
+    fusion = model.panoptic_fusion_head
+    with torch.autocast('cpu', torch.bfloat16):
+        sample = model.predict_from_feats((pred.features, ), [pred._sample()])
+    assert sample[0].pred_instances.scores.dtype == torch.float32
+    assert fusion.options.panoptic_on
