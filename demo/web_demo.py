@@ -15,9 +15,8 @@ import os.path as osp
 import torch
 
 from rap_sam.inference import PRECISIONS, RapSAMPredictor, build_model
-from rap_sam.inference.web_app import (DEFAULT_MAX_UPLOAD_BYTES,
-                                       LOOPBACK_NAMES, create_app,
-                                       is_loopback)
+from web_server.app import (DEFAULT_MAX_UPLOAD_BYTES, LOOPBACK_NAMES,
+                            create_app, is_loopback)
 
 
 def parse_args() -> argparse.Namespace:

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -20,8 +21,10 @@ from fastapi.testclient import TestClient
 
 from conftest import REPO, shared_data
 from rap_sam.inference import RapSAMPredictor, build_model
-from rap_sam.inference.web_app import create_app, is_loopback
-from rap_sam.inference.web_session import ApiError, decode_image
+
+sys.path.insert(0, str(REPO / 'demo'))
+from web_server import (ApiError, create_app, decode_image,  # noqa: E402
+                        is_loopback)
 
 CONFIG = REPO / 'configs' / 'rap_sam' / 'rap-sam_r18_8xb2-12e_coco-panoptic.py'
 MAX_UPLOAD = 1024 * 1024

@@ -6,7 +6,7 @@ Example::
         configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py \
         --threads 2 --repeat 5
 
-RAP-SAM alone; ``tools/analysis_tools/benchmark.py`` runs the same tasks
+RAP-SAM alone; ``tools/analysis_tools/compare_peers.py`` runs the same tasks
 (``rap_sam.benchmark.rap_sam_tasks``) beside the peer models, checks the
 speed targets and writes a table and a chart. Weights are random (speed
 does not depend on them). Timings are medians over ``--repeat`` runs after

@@ -1,6 +1,6 @@
 """Speed benchmark of RAP-SAM and its peers (latency, FLOPs, memory).
 
-Used by ``tools/analysis_tools/benchmark.py`` (RAP-SAM beside its peers,
+Used by ``tools/analysis_tools/compare_peers.py`` (RAP-SAM beside its peers,
 with targets, tables and a chart) and ``tools/analysis_tools/speed.py``
 (RAP-SAM's tasks alone).
 """

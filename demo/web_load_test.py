@@ -13,7 +13,7 @@ every 0.2 s. Memory must stay bounded: the server keeps at most
 
 Example (random weights, 8 clients for 60 s)::
 
-    python tools/analysis_tools/web_load_test.py \\
+    python demo/web_load_test.py \\
         configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py \\
         --random-weights --clients 8 --seconds 60
 """
@@ -25,6 +25,7 @@ import os
 import random
 import socket
 import statistics
+import sys
 import threading
 import time
 import uuid
@@ -32,6 +33,8 @@ from collections import Counter, defaultdict
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def rss_mb() -> float:
@@ -140,7 +143,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     import uvicorn
 
     from rap_sam.inference import RapSAMPredictor, build_model
-    from rap_sam.inference.web_app import create_app
+    from web_server.app import create_app
     torch.set_num_threads(args.threads)
     random.seed(0)
     torch.manual_seed(0)

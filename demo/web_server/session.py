@@ -1,5 +1,5 @@
 """The images behind the web page: upload checks, the predictor's cached
-features per image, and masks encoded as PNG (see :mod:`.web_app`)."""
+features per image, and masks encoded as PNG (see :mod:`.app`)."""
 import io
 import threading
 import time
@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 
 from mmdet.evaluation.functional import INSTANCE_OFFSET
-from .predictor import RapSAMPredictor, to_rgb_uint8
-from ..utils.visualization import colour_of
+from rap_sam.inference import RapSAMPredictor, to_rgb_uint8
+from rap_sam.utils.visualization import colour_of
 
 
 class ApiError(Exception):

@@ -3,7 +3,7 @@ from conftest import REPO, load_script
 
 
 def test_concurrent_clients_get_answers():
-    tool = load_script('tools', 'analysis_tools', 'web_load_test.py')
+    tool = load_script('demo', 'web_load_test.py')
     report = tool.main([
         str(REPO / 'configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py'),
         '--random-weights', '--clients', '3', '--seconds', '4',

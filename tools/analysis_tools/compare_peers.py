@@ -2,14 +2,14 @@
 
 Example (2-core CPU, R18 and R50, all peers)::
 
-    python tools/analysis_tools/benchmark.py \
+    python tools/analysis_tools/compare_peers.py \
         configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py \
         configs/rap_sam/rap-sam_r50_8xb2-12e_coco-panoptic.py \
         --threads 2 --repeat 5 --peer-repeat 3 --profile \
         --image ../shared/data/images/truck.jpg --out-dir outputs/benchmark
 
     # CUDA: fp16 autocast, NHWC and torch.compile of the image encoders
-    python tools/analysis_tools/benchmark.py CONFIG --device cuda \
+    python tools/analysis_tools/compare_peers.py CONFIG --device cuda \
         --fp16 --channels-last --compile
 
 Tasks (inputs in W x H; see ``rap_sam.benchmark.rap_sam_tasks``):

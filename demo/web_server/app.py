@@ -38,9 +38,9 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .predictor import RapSAMPredictor, to_rgb_uint8
-from .web_session import (ApiError, ImageSession, decode_image, encode_png,
-                          masks_to_labels)
+from rap_sam.inference import RapSAMPredictor, to_rgb_uint8
+from .session import (ApiError, ImageSession, decode_image, encode_png,
+                      masks_to_labels)
 
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -130,8 +130,8 @@ def check_prompt(body: PromptRequest, width: int,
 
 
 def default_static_dir() -> Path:
-    """``demo/web`` of the repository this package lives in."""
-    return Path(__file__).resolve().parents[4] / 'demo' / 'web'
+    """``demo/web``: the page beside this package."""
+    return Path(__file__).resolve().parents[1] / 'web'
 
 
 class BodyLimitMiddleware:
