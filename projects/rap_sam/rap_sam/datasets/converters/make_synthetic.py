@@ -14,6 +14,10 @@ it, with a few thing shapes (rectangles, ellipses) on top. Video clips
 are shapes moving at constant speed with an id each, over a gradient
 background; an object that leaves the frame or is hidden is ``None``
 there.
+
+:func:`make_custom_panoptic` and :func:`make_custom_ytvis` make the same
+kind of data with class names of your choice (train and val splits), in
+the layout of the README's guide "Fine-tune on your own data".
 """
 import os
 import os.path as osp
@@ -433,7 +437,7 @@ def make_custom_ytvis(out_dir: str,
                       classes: Sequence[str],
                       num_train: int = 3,
                       num_val: int = 2,
-                      num_frames: int = 6,
+                      num_frames: int = 4,
                       height: int = 96,
                       width: int = 128,
                       seed: int = 0) -> Dict[str, str]:
@@ -458,7 +462,7 @@ def make_custom_ytvis(out_dir: str,
         classes (Sequence[str]): Object class names.
         num_train (int): Training clips. Defaults to 3.
         num_val (int): Validation clips. Defaults to 2.
-        num_frames (int): Frames per clip. Defaults to 6.
+        num_frames (int): Frames per clip. Defaults to 4.
         height (int): Frame height. Defaults to 96.
         width (int): Frame width. Defaults to 128.
         seed (int): Random seed. Defaults to 0.
