@@ -139,7 +139,8 @@ def build_command(path: str) -> str:
     The configs name their files ``{vocab}_{model}.pth`` (e.g.
     ``data/embeddings/coco_panoptic_convnext_large_d_320.pth``): a built-in
     vocabulary followed by an open_clip model name. What cannot be inferred
-    from ``path`` is left as a placeholder (``VOCAB``, ``TAG``).
+    from ``path`` is left as a placeholder (``--class-names CLASSES.txt``
+    for a file that is not a built-in vocabulary's, ``TAG``).
 
     Args:
         path (str): The class embedding file to build.
@@ -150,7 +151,8 @@ def build_command(path: str) -> str:
     """
     vocab, model = _vocab_and_model_of(path)
     tag = PRETRAINED_TAGS.get(model, 'TAG')
-    source = f'--vocab {vocab}' if vocab else '--vocab VOCAB'
+    # a custom vocabulary comes from a class file (one class per line)
+    source = f'--vocab {vocab}' if vocab else '--class-names CLASSES.txt'
     command = (f'python tools/build_text_embeddings.py {source} '
                f'--model {shlex.quote(model)} --pretrained {tag} '
                f'--out {shlex.quote(path)}')
