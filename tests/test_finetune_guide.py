@@ -32,6 +32,7 @@ import os.path as osp
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -59,6 +60,14 @@ TIMES: Dict[str, float] = {}
 
 
 # --- the guide, read from README.md -----------------------------------------
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (for torchrun's rendezvous)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
 def guide_text() -> str:
     """The guide's section of README.md."""
     text = (REPO / 'README.md').read_text(encoding='utf-8')
@@ -308,7 +317,7 @@ def test_panoptic_guide(project, panoptic_data, pretrained):
         log = run(dist + [
             '--cfg-options', f'load_from={pretrained}',
             f'train_cfg.max_iters={DIST_ITERS}'
-        ], project, env=dict(PORT=str(29500 + os.getpid() % 1000)))
+        ], project, env=dict(PORT=str(free_port())))
     check_loaded(log, pretrained)
     assert 'Scaling the original LR by 0.25' in log  # 2 x 2 of 16
     assert (project / 'work_dirs' / 'my_dataset_2proc' /
