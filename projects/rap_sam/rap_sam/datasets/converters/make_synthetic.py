@@ -113,8 +113,18 @@ def _panoptic_image(rng: np.random.Generator, height: int, width: int,
         id_map[mask] = seg_id
         tint = rng.integers(-30, 31, 3)
         _paint(image, mask, np.asarray(cats[name]['color']) + tint, rng)
+    segments = _segments_info(
+        id_map, seg_ids, [cats[name]['id'] for name, _ in layers], min_area)
+    return image, id_map, segments
+
+
+def _segments_info(id_map: np.ndarray, seg_ids: np.ndarray,
+                   category_ids: Sequence[int],
+                   min_area: int) -> List[dict]:
+    """COCO panoptic ``segments_info`` of the painted segments; a segment
+    smaller than ``min_area`` becomes VOID (id 0) in ``id_map``."""
     segments = []
-    for (name, _), seg_id in zip(layers, seg_ids):
+    for category_id, seg_id in zip(category_ids, seg_ids):
         mask = id_map == seg_id
         area = int(mask.sum())
         if area < min_area:
@@ -125,13 +135,13 @@ def _panoptic_image(rng: np.random.Generator, height: int, width: int,
         segments.append(
             dict(
                 id=int(seg_id),
-                category_id=cats[name]['id'],
+                category_id=int(category_id),
                 iscrowd=0,
                 bbox=[x0, y0,
                       int(xs.max()) - x0 + 1,
                       int(ys.max()) - y0 + 1],
                 area=area))
-    return image, id_map, segments
+    return segments
 
 
 def make_synthetic_coco_panoptic(out_dir: str,
@@ -316,24 +326,8 @@ def _custom_panoptic_image(rng: np.random.Generator, height: int,
     for (label, mask), seg_id in zip(layers, seg_ids):
         id_map[mask] = seg_id
         _paint(image, mask, colors[label] + rng.integers(-20, 21, 3), rng)
-    segments = []
-    for (label, _), seg_id in zip(layers, seg_ids):
-        mask = id_map == seg_id
-        area = int(mask.sum())
-        if area < min_area:
-            id_map[mask] = 0  # VOID: too small to be a segment
-            continue
-        ys, xs = np.nonzero(mask)
-        x0, y0 = int(xs.min()), int(ys.min())
-        segments.append(
-            dict(
-                id=int(seg_id),
-                category_id=label + 1,
-                iscrowd=0,
-                bbox=[x0, y0,
-                      int(xs.max()) - x0 + 1,
-                      int(ys.max()) - y0 + 1],
-                area=area))
+    segments = _segments_info(id_map, seg_ids,
+                              [label + 1 for label, _ in layers], min_area)
     return image, id_map, segments
 
 

@@ -60,8 +60,9 @@ class PromptLoss(BaseModule):
     resolution.
 
     Args:
-        loss_mask (dict): Mask BCE loss.
-        loss_dice (dict): Dice loss.
+        loss_mask (dict): Mask BCE loss; :class:`RapSAMHead` passes its own
+            (the object queries') unless the config sets one.
+        loss_dice (dict): Dice loss; ditto.
         loss_iou (dict): IoU-prediction loss.
         num_points (int): Points sampled per mask. Defaults to 12544.
         oversample_ratio (float): See
@@ -71,19 +72,8 @@ class PromptLoss(BaseModule):
     """
 
     def __init__(self,
-                 loss_mask: ConfigType = dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=True,
-                     reduction='mean',
-                     loss_weight=5.0),
-                 loss_dice: ConfigType = dict(
-                     type='DiceLoss',
-                     use_sigmoid=True,
-                     activate=True,
-                     reduction='mean',
-                     naive_dice=True,
-                     eps=1.0,
-                     loss_weight=5.0),
+                 loss_mask: ConfigType,
+                 loss_dice: ConfigType,
                  loss_iou: ConfigType = dict(type='MSELoss', loss_weight=10.0),
                  num_points: int = 12544,
                  oversample_ratio: float = 3.0,

@@ -72,8 +72,8 @@ class RapSAMHead(Mask2FormerHead):
         loss_mask (dict): Mask BCE loss.
         loss_dice (dict): Dice loss.
         prompt_loss (dict): :class:`PromptLoss` of prompt queries; the
-            point sampling of ``train_cfg`` and ``bounded_iou`` are its
-            defaults.
+            head's ``loss_mask`` and ``loss_dice``, the point sampling of
+            ``train_cfg`` and ``bounded_iou`` are its defaults.
         train_cfg (dict, optional): ``assigner``, ``sampler``,
             ``num_points``, ``oversample_ratio``, ``importance_sample_ratio``.
         test_cfg (dict, optional): The detector's test options; the head
@@ -179,7 +179,9 @@ class RapSAMHead(Mask2FormerHead):
                      'importance_sample_ratio')
         }
         self.prompt_loss = MODELS.build(
-            prompt_loss, default_args=dict(bounded_iou=bounded_iou,
+            prompt_loss, default_args=dict(loss_mask=loss_mask,
+                                           loss_dice=loss_dice,
+                                           bounded_iou=bounded_iou,
                                            **sampling))
 
     def init_weights(self) -> None:
