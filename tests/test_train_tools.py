@@ -1,4 +1,5 @@
-"""tools/train.py, --resume, a 2-process gloo run, and mim train."""
+"""tools/train.py, --resume, a 2-process gloo run equal to 1 process, and
+mim train."""
 import os
 import os.path as osp
 import re
@@ -14,8 +15,10 @@ from conftest import REPO
 PY = sys.executable
 
 
-def tiny_config(tmp_path, iters: int) -> str:
-    """The demo's joint config on synthetic data, tiny and fast."""
+def tiny_config(tmp_path, iters: int, all_tasks: bool = False) -> str:
+    """The demo's joint config on synthetic data, tiny and fast: its first
+    source only, or with ``all_tasks`` its three sources (panoptic and
+    video clips, prompts)."""
     sys.path.insert(0, str(REPO / 'demo'))
     from train_eval_demo import build_embeddings, demo_config, parse_args
     from rap_sam.datasets.demo_data import prepare_demo_data
@@ -29,10 +32,11 @@ def tiny_config(tmp_path, iters: int) -> str:
     cfg.custom_hooks = [h for h in cfg.custom_hooks
                         if h['type'] != 'ProgressBarHook']
     cfg.default_hooks.checkpoint.interval = 2
-    cfg.train_dataloader.dataset.datasets = \
-        cfg.train_dataloader.dataset.datasets[:1]
-    cfg.train_dataloader.batch_sampler.tasks = ['video']
-    cfg.train_dataloader.batch_sampler.repeat_factors = [4.0]
+    if not all_tasks:
+        cfg.train_dataloader.dataset.datasets = \
+            cfg.train_dataloader.dataset.datasets[:1]
+        cfg.train_dataloader.batch_sampler.tasks = ['video']
+        cfg.train_dataloader.batch_sampler.repeat_factors = [4.0]
     path = str(tmp_path / 'tiny.py')
     cfg.dump(path)
     return path
@@ -171,14 +175,92 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     assert diff == 0.0
 
 
-def test_two_process_gloo_run(tmp_path):
-    cfg = tiny_config(tmp_path, 2)
-    work = tmp_path / 'dist'
-    env_port = str(29500 + os.getpid() % 1000)
-    os.environ['PORT'] = env_port
-    run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', str(work)],
-        REPO)
-    assert (work / 'iter_2.pth').exists()
+RANK_INVARIANT_DRAWS = """
+import random
+
+import numpy as np
+import torch
+from mmengine.dataset import BaseDataset
+
+_getitem = BaseDataset.__getitem__
+
+
+def _seeded_getitem(self, idx):
+    # Augmentation and prompt draws of a sample depend on the sample only,
+    # not on which process loads it, nor after which other samples.
+    np.random.seed(idx)
+    random.seed(idx)
+    return _getitem(self, idx)
+
+
+BaseDataset.__getitem__ = _seeded_getitem
+_STEPS = torch.tensor([0.7548776662466927, 0.5698402909980532,
+                       0.6180339887498949], dtype=torch.float64)
+
+
+def _rank_invariant_rand(*size, dtype=None, device=None, **kwargs):
+    # The loss's point sampling (mmdet's torch.rand of (masks, points, 2)):
+    # the same low-discrepancy points for every mask, wherever it lies in
+    # a batch.
+    if len(size) == 1 and not isinstance(size[0], int):
+        size = tuple(size[0])
+    points = size[-2] if len(size) > 1 else 1
+    index = torch.arange(1, points + 1, dtype=torch.float64)[:, None]
+    steps = _STEPS[torch.arange(size[-1]) % len(_STEPS)]
+    grid = torch.frac(0.5 + index * steps).to(dtype or torch.float32)
+    return grid.reshape((1, ) * (len(size) - 2) + grid.shape[-2:]).expand(
+        size).contiguous().to(device)
+
+
+torch.rand = _rank_invariant_rand
+"""
+
+
+def test_two_process_run_equals_one_process(tmp_path):
+    """2 gloo processes of batch 2 end with the weights of 1 process of
+    batch 4 (same samples per iteration: TaskBatchSampler deals each draw
+    to the ranks; losses normalised over all ranks; SyncBN as SyncBNCPU).
+    The random draws that are per process by design (augmentation, prompt
+    sampling, the losses' point sampling) are made per sample here."""
+    from mmengine.config import Config
+    (tmp_path / 'rank_invariant_draws.py').write_text(RANK_INVARIANT_DRAWS)
+    cfg = Config.fromfile(tiny_config(tmp_path, 3, all_tasks=True))
+    assert cfg.model.neck.norm_cfg.type == 'SyncBN'  # the joint config's
+    cfg.custom_imports = dict(
+        imports=[*cfg.custom_imports.imports, 'rank_invariant_draws'],
+        allow_failed_imports=False)
+    cfg.custom_hooks = [h for h in cfg.custom_hooks
+                        if h['type'] != 'TimeBudgetHook']
+    cfg.default_hooks.checkpoint.interval = 3
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1',
+               PYTHON=PY, PORT=str(29500 + (os.getpid() + 7) % 1000),
+               PYTHONPATH=f'{tmp_path}{os.pathsep}' +
+               os.environ.get('PYTHONPATH', ''))
+    weights = {}
+    for procs, batch in ((1, 4), (2, 2)):
+        cfg.train_dataloader.batch_size = batch
+        path = tmp_path / f'ddp{procs}.py'
+        cfg.dump(str(path))
+        work = tmp_path / f'run{procs}'
+        if procs == 1:
+            cmd = [PY, 'tools/train.py', str(path), '--work-dir', str(work)]
+        else:
+            cmd = ['bash', 'tools/dist_train.sh', str(path), '2',
+                   '--work-dir', str(work)]
+        out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True,
+                             text=True, timeout=600)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        weights[procs] = final_weights(work / 'iter_3.pth')
+        if procs == 2:
+            assert 'synchronise over gloo' in out.stdout + out.stderr
+    a, b = weights[1], weights[2]
+    assert a.keys() == b.keys()
+    diffs = {k: (a[k].double() - b[k].double()).abs().max().item()
+             for k in a if a[k].is_floating_point()}
+    worst = max(diffs, key=diffs.get)
+    print(f'max abs weight difference, 2 processes vs 1: {diffs[worst]:.3g}'
+          f' ({worst})')
+    assert diffs[worst] < 1e-4, (worst, diffs[worst])
 
 
 def test_mim_train_finds_the_plugin(tmp_path):

@@ -50,22 +50,24 @@ def parse_args():
     return args
 
 
-def sync_bn_to_bn(node) -> int:
-    """Replace ``SyncBN`` norm configs by ``BN`` in place; return how many.
+def replace_sync_bn(node, norm_type: str) -> int:
+    """Replace ``SyncBN`` norm configs by ``norm_type`` in place; return how
+    many.
 
-    Without CUDA there is nothing to synchronise over (torch's SyncBatchNorm
-    refuses CPU tensors in a process group).
+    torch's SyncBatchNorm refuses CPU tensors: on the CPU, one process
+    trains ``BN`` (the same thing there) and several processes
+    ``SyncBNCPU``, which all-reduces the statistics over gloo.
     """
     count = 0
     if isinstance(node, dict):
         if node.get('type') == 'SyncBN':
-            node['type'] = 'BN'
+            node['type'] = norm_type
             count += 1
         for value in node.values():
-            count += sync_bn_to_bn(value)
+            count += replace_sync_bn(value, norm_type)
     elif isinstance(node, (list, tuple)):
         for value in node:
-            count += sync_bn_to_bn(value)
+            count += replace_sync_bn(value, norm_type)
     return count
 
 
@@ -80,10 +82,14 @@ def setup_cpu_distributed(cfg: Config) -> None:
     import torch.distributed as dist
     if torch.cuda.is_available():
         return
-    if sync_bn_to_bn(cfg.model):
-        print('No CUDA: SyncBN layers of the config train as BN.')
     if cfg.launcher == 'none':
+        if replace_sync_bn(cfg.model, 'BN'):
+            print('No CUDA, one process: SyncBN layers of the config train '
+                  'as BN.')
         return
+    if replace_sync_bn(cfg.model, 'SyncBNCPU'):
+        print('No CUDA: SyncBN layers of the config synchronise over gloo '
+              '(SyncBNCPU).')
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
     cfg.model_wrapper_cfg = dict(
