@@ -6,7 +6,7 @@ of images (:meth:`RapSAMFusionHead.predict`), prompt masks
 (:meth:`RapSAMFusionHead.predict_prompts`) and the per-frame tracks and
 panoptic maps of a video (:meth:`RapSAMFusionHead.predict_video`).
 """
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -40,17 +40,16 @@ def resize_to_image(masks: Tensor, meta: dict, rescale: bool) -> MaskLookup:
 
     Returns:
         Callable: ``lookup(index)``, (n,) long query indices -> (n, H, W)
-        mask logits of those queries.
+        mask logits of those queries. Each query is resized once: a later
+        lookup of it (the instance result after the panoptic one) reuses
+        the first.
     """
     pad_shape = tuple(meta['batch_input_shape'][:2])
     img_h, img_w = meta['img_shape'][:2]
     ori_shape = tuple(meta['ori_shape'][:2])
+    resized: Dict[int, Tensor] = {}
 
-    def lookup(index: Tensor) -> Tensor:
-        if len(index) == 0:
-            h, w = ori_shape if rescale else (min(img_h, pad_shape[0]),
-                                              min(img_w, pad_shape[1]))
-            return masks.new_zeros(0, h, w)
+    def resize(index: Tensor) -> Tensor:
         out = masks[index]
         if tuple(out.shape[-2:]) != pad_shape:
             out = F.interpolate(
@@ -62,6 +61,21 @@ def resize_to_image(masks: Tensor, meta: dict, rescale: bool) -> MaskLookup:
                 out[:, None], size=ori_shape, mode='bilinear',
                 align_corners=False)[:, 0]
         return out
+
+    def lookup(index: Tensor) -> Tensor:
+        if len(index) == 0:
+            h, w = ori_shape if rescale else (min(img_h, pad_shape[0]),
+                                              min(img_w, pad_shape[1]))
+            return masks.new_zeros(0, h, w)
+        wanted = index.tolist()
+        if not resized:
+            out = resize(index)
+            resized.update(zip(wanted, out))
+            return out
+        missing = sorted(set(wanted) - resized.keys())
+        if missing:
+            resized.update(zip(missing, resize(index.new_tensor(missing))))
+        return torch.stack([resized[i] for i in wanted])
 
     return lookup
 
@@ -148,20 +162,18 @@ class RapSAMFusionHead(MaskFormerFusionHead):
 
         scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
         keep = labels.ne(self.num_classes) & (scores > object_mask_thr)
-        cur_scores = scores[keep]
+        kept = keep.nonzero()[:, 0]
         cur_classes = labels[keep]
-        cur_masks = mask_pred[keep].sigmoid()
-        h, w = cur_masks.shape[-2:]
+        h, w = mask_pred.shape[-2:]
         void = self.num_classes
-        if cur_masks.shape[0] == 0:
+        if len(kept) == 0:
             return PixelData(sem_seg=torch.full(
                 (1, h, w), void, dtype=torch.int32, device=mask_pred.device))
 
-        num = cur_masks.shape[0]
-        mask_ids = (cur_scores.view(-1, 1, 1) * cur_masks).argmax(0)
+        num = len(kept)
+        mask_ids, owner_above, original_areas = self._owners(
+            mask_pred, kept, scores[keep])
         mask_areas = torch.bincount(mask_ids.flatten(), minlength=num)
-        above = cur_masks >= 0.5
-        original_areas = above.flatten(1).sum(1)
         values = []
         instance_id = 1
         given_ids = instance_ids[keep].tolist() if instance_ids is not None \
@@ -184,10 +196,78 @@ class RapSAMFusionHead(MaskFormerFusionHead):
             values, dtype=torch.int32, device=mask_pred.device)
         panoptic_seg = values[mask_ids]
         if filter_low_score:
-            owner_above = above.gather(0, mask_ids[None])[0]
             panoptic_seg = torch.where(
                 owner_above, panoptic_seg, panoptic_seg.new_tensor(void))
         return PixelData(sem_seg=panoptic_seg[None])
+
+    @staticmethod
+    def _owners(mask_pred: Tensor, kept: Tensor,
+                kept_scores: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Which kept query owns each pixel, one query at a time.
+
+        The owner is the first query of the largest ``score * sigmoid``
+        (``argmax`` over the queries); one query's full-size maps at a time
+        stay in the cache, where a (num_kept, H, W) product and its argmax
+        (over the first dimension: slow on the CPU) would not.
+
+        Args:
+            mask_pred (Tensor): (num_queries, H, W) mask logits.
+            kept (Tensor): (n,) indices of the kept queries.
+            kept_scores (Tensor): (n,) their class scores.
+
+        Returns:
+            tuple[Tensor]: ``owner`` (H, W) long, index into ``kept``;
+            ``owner_above`` (H, W) bool, the owner's sigmoid >= 0.5; and
+            ``areas`` (n,) long, the pixels of each kept query's sigmoid
+            >= 0.5.
+        """
+        areas = []
+        owner = best = owner_above = None
+        for i, (query, score) in enumerate(zip(kept.tolist(), kept_scores)):
+            prob = mask_pred[query].sigmoid()
+            above = prob >= 0.5
+            areas.append(above.sum())
+            weighted = prob.mul_(score)
+            if i == 0:
+                owner = torch.zeros(prob.shape, dtype=torch.long,
+                                    device=prob.device)
+                best, owner_above = weighted, above
+                continue
+            better = weighted > best
+            best = torch.maximum(best, weighted)
+            owner.masked_fill_(better, i)
+            owner_above = torch.where(better, above, owner_above)
+        return owner, owner_above, torch.stack(areas)
+
+    @staticmethod
+    def _instance_masks(lookup: MaskLookup, queries: Tensor
+                        ) -> Tuple[Tensor, Tensor, Tensor]:
+        """Binary masks, mask scores and boxes of some queries, one query
+        at a time (:meth:`MaskFormerFusionHead.instance_postprocess`'s
+        steps, without (n, H, W) float temporaries).
+
+        Args:
+            lookup (Callable): Query indices -> full-size mask logits.
+            queries (Tensor): (n,) query indices.
+
+        Returns:
+            tuple[Tensor]: ``masks`` (n, H, W) bool (logit > 0),
+            ``scores`` (n,) the mean sigmoid inside each mask, and
+            ``bboxes`` (n, 4).
+        """
+        if len(queries) == 0:
+            masks = lookup(queries).bool()
+            return masks, masks.new_zeros(0, dtype=torch.float32), \
+                mask2bbox(masks)
+        masks, scores = [], []
+        for query in queries.split(1):
+            logits = lookup(query)[0]
+            binary = logits > 0
+            inside = logits.sigmoid().mul_(binary).sum()
+            scores.append(inside / (binary.sum().float() + 1e-6))
+            masks.append(binary)
+        masks = torch.stack(masks)
+        return masks, torch.stack(scores), mask2bbox(masks)
 
     def instance_from_lookup(self, mask_cls: Tensor,
                              lookup: MaskLookup) -> InstanceData:
@@ -223,21 +303,14 @@ class RapSAMFusionHead(MaskFormerFusionHead):
         # A query can hold several of the top-k pairs: its mask, mask score
         # and box are computed once (row-wise ops) and then repeated.
         unique, inverse = torch.unique(query_indices, return_inverse=True)
-        mask_pred = lookup(unique)
-
-        mask_pred_binary = (mask_pred > 0).float()
-        mask_scores_per_image = (mask_pred.sigmoid() *
-                                 mask_pred_binary).flatten(1).sum(1) / (
-                                     mask_pred_binary.flatten(1).sum(1) + 1e-6)
-        det_scores = scores_per_image * mask_scores_per_image[inverse]
-        mask_pred_binary = mask_pred_binary.bool()
-        bboxes = mask2bbox(mask_pred_binary)
+        masks, mask_scores, bboxes = self._instance_masks(lookup, unique)
+        det_scores = scores_per_image * mask_scores[inverse]
 
         results = InstanceData()
         results.bboxes = bboxes[inverse]
         results.labels = labels_per_image
         results.scores = det_scores
-        results.masks = mask_pred_binary[inverse]
+        results.masks = masks[inverse]
         return results
 
     def predict(self,
