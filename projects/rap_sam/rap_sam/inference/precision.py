@@ -55,3 +55,8 @@ def autocast(precision: str, device: str = 'cpu') -> ContextManager:
     if precision == 'fp32':
         return contextlib.nullcontext()
     return torch.autocast(str(device).split(':')[0], _DTYPES[precision])
+
+
+def precision_dtype(precision: str) -> torch.dtype:
+    """The tensor dtype of a precision ('fp32' -> float32)."""
+    return _DTYPES.get(precision, torch.float32)

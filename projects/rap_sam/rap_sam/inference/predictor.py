@@ -10,7 +10,7 @@ from torch import Tensor
 
 from mmdet.structures import DetDataSample
 from .image_io import ImageLike, to_rgb_uint8
-from .precision import autocast, resolve_precision
+from .precision import autocast, precision_dtype, resolve_precision
 
 
 def use_random_embeddings(cfg: Config) -> Config:
@@ -208,7 +208,10 @@ class RapSAMPredictor:
             False)
         batch_input_shape = tuple(data['inputs'].shape[-2:])
         with autocast(self.precision, str(self.device)):
-            self.features = self.model.extract_feat(data['inputs'])[0]
+            features = self.model.extract_feat(data['inputs'])[0]
+        # Kept in the precision of the decoder, which reads it on every
+        # prompt.
+        self.features = features.to(precision_dtype(self.precision))
         self._prompt_kv = None
         self._meta = dict(
             ori_shape=rgb.shape[:2],

@@ -19,6 +19,16 @@ from .head_outputs import (HeadPredictions, ObjectPredictions,
 HeadOutputs = Dict[str, List[Tensor]]
 
 
+def _autocast_dtype(features: Tensor) -> Tensor:
+    """``features`` in autocast's dtype when autocast is on: cast once here
+    rather than by every matmul of the decoder (each would copy the
+    stride-4 map)."""
+    device = features.device.type
+    if torch.is_autocast_enabled(device):
+        return features.to(torch.get_autocast_dtype(device))
+    return features
+
+
 @MODELS.register_module()
 class RapSAMHead(Mask2FormerHead):
     """The decoder of RAP-SAM, shared by object and prompt queries.
@@ -249,6 +259,7 @@ class RapSAMHead(Mask2FormerHead):
             of object queries; ``prompt_mask_logits`` (B, P, H, W) and
             ``prompt_iou_logits`` (B, P) of prompt queries.
         """
+        features = _autocast_dtype(features)
         b = features.shape[0]
         parts = []
         if with_objects:
