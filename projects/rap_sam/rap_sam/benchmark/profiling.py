@@ -128,7 +128,9 @@ def compare_deform_impls(model: nn.Module, x: torch.Tensor,
     gen = torch.Generator().manual_seed(0)
     results = {}
     try:
-        with torch.no_grad():
+        # fp32 whatever the run's precision: torchvision's CPU kernel has
+        # no bf16.
+        with torch.no_grad(), torch.autocast('cpu', enabled=False):
             for c in convs:
                 c.offset_conv.weight.copy_(
                     torch.randn(c.offset_conv.weight.shape, generator=gen) *

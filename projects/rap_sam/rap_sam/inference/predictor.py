@@ -209,9 +209,10 @@ class RapSAMPredictor:
         batch_input_shape = tuple(data['inputs'].shape[-2:])
         with autocast(self.precision, str(self.device)):
             features = self.model.extract_feat(data['inputs'])[0]
-        # Kept in the precision of the decoder, which reads it on every
-        # prompt.
-        self.features = features.to(precision_dtype(self.precision))
+        # Kept as the decoder reads it on every prompt: in its precision,
+        # NCHW-contiguous.
+        self.features = features.to(
+            precision_dtype(self.precision)).contiguous()
         self._prompt_kv = None
         self._meta = dict(
             ori_shape=rgb.shape[:2],

@@ -75,6 +75,8 @@ def resize_to_image(masks: Tensor, meta: dict, rescale: bool) -> MaskLookup:
         missing = sorted(set(wanted) - resized.keys())
         if missing:
             resized.update(zip(missing, resize(index.new_tensor(missing))))
+        if len(wanted) == 1:
+            return resized[wanted[0]][None]
         return torch.stack([resized[i] for i in wanted])
 
     return lookup
@@ -259,14 +261,15 @@ class RapSAMFusionHead(MaskFormerFusionHead):
             masks = lookup(queries).bool()
             return masks, masks.new_zeros(0, dtype=torch.float32), \
                 mask2bbox(masks)
-        masks, scores = [], []
-        for query in queries.split(1):
+        scores, masks = [], None
+        for i, query in enumerate(queries.split(1)):
             logits = lookup(query)[0]
-            binary = logits > 0
-            inside = logits.sigmoid().mul_(binary).sum()
+            if masks is None:
+                masks = logits.new_empty((len(queries), *logits.shape),
+                                         dtype=torch.bool)
+            binary = torch.gt(logits, 0, out=masks[i])
+            inside = logits.sigmoid().masked_fill_(logits <= 0, 0.).sum()
             scores.append(inside / (binary.sum().float() + 1e-6))
-            masks.append(binary)
-        masks = torch.stack(masks)
         return masks, torch.stack(scores), mask2bbox(masks)
 
     def instance_from_lookup(self, mask_cls: Tensor,

@@ -19,14 +19,14 @@ from .head_outputs import (HeadPredictions, ObjectPredictions,
 HeadOutputs = Dict[str, List[Tensor]]
 
 
-def _autocast_dtype(features: Tensor) -> Tensor:
-    """``features`` in autocast's dtype when autocast is on: cast once here
-    rather than by every matmul of the decoder (each would copy the
-    stride-4 map)."""
+def _decoder_features(features: Tensor) -> Tensor:
+    """``features`` as the decoder's matmuls read them best: NCHW-contiguous
+    (a channels-last map would be copied by each of them) and, under
+    autocast, in its dtype (else each would cast it)."""
     device = features.device.type
     if torch.is_autocast_enabled(device):
-        return features.to(torch.get_autocast_dtype(device))
-    return features
+        features = features.to(torch.get_autocast_dtype(device))
+    return features.contiguous()
 
 
 @MODELS.register_module()
@@ -259,7 +259,7 @@ class RapSAMHead(Mask2FormerHead):
             of object queries; ``prompt_mask_logits`` (B, P, H, W) and
             ``prompt_iou_logits`` (B, P) of prompt queries.
         """
-        features = _autocast_dtype(features)
+        features = _decoder_features(features)
         b = features.shape[0]
         parts = []
         if with_objects:

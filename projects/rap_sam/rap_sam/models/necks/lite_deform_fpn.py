@@ -161,6 +161,34 @@ class LiteDeformFPN(BaseModule):
                 size=size,
                 mode='bilinear',
                 align_corners=False)
-        fused = self.output_conv(fused)
-        fused = torch.cat([fused, self.coord_channels(fused)], dim=1)
-        return (self.coord_conv(fused), )
+        return (self._coord_projection(self.output_conv(fused)), )
+
+    def _coord_projection(self, fused: Tensor) -> Tensor:
+        """``coord_conv`` of ``fused`` with the coordinate channels.
+
+        The same 1x1 conv as on ``cat([fused, coords])``, as matmuls: the
+        coordinates' share (their weights times the coordinates, plus the
+        bias) depends on the size only and is added by the matmul of
+        ``fused``'s share, so no (N, C + 2, H, W) concatenation is made;
+        and the map comes out NCHW-contiguous whatever the layout of
+        ``fused`` (a channels-last run would otherwise hand the decoder a
+        map that each of its matmuls copies, or that one slow transposing
+        copy reorders).
+
+        Args:
+            fused (Tensor): (N, C, H, W), either memory format.
+
+        Returns:
+            Tensor: (N, out_channels, H, W), NCHW-contiguous.
+        """
+        n, c, h, w = fused.shape
+        weight = self.coord_conv.weight.flatten(1)  # (out, C + 2)
+        coords = self.coord_channels(fused)[0].flatten(1)  # (2, H * W)
+        base = torch.addmm(self.coord_conv.bias[:, None], weight[:, c:],
+                           coords)
+        maps = [
+            torch.addmm(base, weight[:, :c], image.flatten(1))
+            for image in fused
+        ]
+        out = maps[0][None] if n == 1 else torch.stack(maps)
+        return out.view(n, -1, h, w)
