@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from rap_sam.inference import (PRECISIONS, RapSAMPredictor, build_model,
-                               overlay_masks, overlay_panoptic, to_rgb_uint8)
+                               image_files, overlay_masks, overlay_panoptic,
+                               to_rgb_uint8)
 from rap_sam.utils import write_image_atomic
 
 
@@ -53,7 +54,12 @@ def parse_args():
     parser.add_argument(
         '--precision', choices=PRECISIONS, default='fp32',
         help='bf16 / fp16 autocast (bf16 needs a CPU with native bf16, '
-        'else it runs in fp32 with a warning)')
+        'else it runs in fp32 with a warning); int8: the backbone in int8 '
+        '(ONNX Runtime, CPU with VNNI), the rest bf16')
+    parser.add_argument(
+        '--calibration-images', nargs='+', default=None, metavar='PATH',
+        help='int8: images or folders (up to 8 images) that set the '
+        'quantization ranges; default: the input image')
     return parser.parse_args()
 
 
@@ -68,8 +74,12 @@ def main():
     model = build_model(args.config, args.checkpoint, args.device,
                         random_weights=args.random_weights,
                         unsafe_load=args.unsafe_load)
+    calibration = None
+    if args.precision == 'int8':
+        calibration = image_files(args.calibration_images or [args.image])
     predictor = RapSAMPredictor(model, scale=tuple(args.scale),
-                                precision=args.precision)
+                                precision=args.precision,
+                                calibration_images=calibration)
     image = to_rgb_uint8(args.image)
     os.makedirs(args.out_dir, exist_ok=True)
 

@@ -1,4 +1,4 @@
-"""Accuracy of bf16 (or fp16) inference against fp32 on a trained model.
+"""Accuracy of bf16, fp16 or int8 inference against fp32 on a trained model.
 
 Re-scores a checkpoint trained by ``demo/train_eval_demo.py`` (``make
 demo``) on the demo's samples in fp32 and in the chosen precision, and
@@ -20,6 +20,7 @@ from typing import Dict, List
 
 import numpy as np
 import torch
+from mmdet.evaluation.functional import INSTANCE_OFFSET
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from train_eval_demo import (build_embeddings, evaluate,  # noqa: E402
@@ -27,7 +28,9 @@ from train_eval_demo import (build_embeddings, evaluate,  # noqa: E402
 
 from rap_sam.datasets.demo_data import prepare_demo_data  # noqa: E402
 from rap_sam.inference import (PRECISIONS, autocast, build_model,  # noqa
-                               resolve_precision)
+                               image_files, quantize_backbone,
+                               resolve_precision, to_rgb_uint8)
+from rap_sam.inference.predictor import prepare_image  # noqa: E402
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -35,14 +38,37 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
+def segment_agreement(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Fraction of pixels in the same segment of two panoptic maps, each
+    segment of ``a`` matched to the segment of ``b`` of the same class it
+    overlaps most (instance ids may be numbered differently)."""
+    a, b = a.flatten().long(), b.flatten().long()
+    pair_ids, counts = torch.unique(
+        torch.stack([a, b]), dim=1, return_counts=True)
+    same_class = (pair_ids[0] % INSTANCE_OFFSET) == (
+        pair_ids[1] % INSTANCE_OFFSET)
+    best: Dict[int, int] = {}
+    for (ia, _), count, same in zip(pair_ids.t().tolist(), counts.tolist(),
+                                    same_class.tolist()):
+        if same:
+            best[ia] = max(best.get(ia, 0), count)
+    return sum(best.values()) / len(a)
+
+
 def agreement(ref: Dict[str, list], low: Dict[str, list]) -> Dict[str, float]:
     """How far the low-precision outputs are from the fp32 ones."""
-    pan = [
-        float((a.pred_panoptic_seg.sem_seg == b.pred_panoptic_seg.sem_seg)
-              .float().mean())
-        for a, b in zip(ref['panoptic'], low['panoptic'])
-    ]
-    out = dict(panoptic_pixel_agreement=float(np.mean(pan)))
+    pairs = [(a.pred_panoptic_seg.sem_seg, b.pred_panoptic_seg.sem_seg)
+             for a, b in zip(ref['panoptic'], low['panoptic'])]
+    out = dict(
+        panoptic_pixel_agreement=float(
+            np.mean([float((a == b).float().mean()) for a, b in pairs])),
+        panoptic_label_agreement=float(
+            np.mean([
+                float((a % INSTANCE_OFFSET == b % INSTANCE_OFFSET).float()
+                      .mean()) for a, b in pairs
+            ])),
+        panoptic_segment_agreement=float(
+            np.mean([segment_agreement(a, b) for a, b in pairs])))
     for kind in ('click', 'box'):
         for a, b in zip(ref[kind], low[kind]):
             pa, pb = a.prompt_instances, b.prompt_instances
@@ -102,6 +128,15 @@ def main(argv=None) -> dict:
         random.seed(0)
         np.random.seed(0)
         torch.manual_seed(0)
+        if name == 'int8':
+            # a handful of the demo's images (it scores the samples it fits)
+            train_images = image_files(
+                [osp.join(data.coco_root, data.coco_img)], limit=8)
+            size = tuple(demo.size)[::-1]
+            quantize_backbone(model, [
+                prepare_image(model, to_rgb_uint8(path), size)[0]
+                for path in train_images
+            ])
         start = time.perf_counter()
         with torch.no_grad(), autocast(name):
             results, _, outputs = evaluate(

@@ -17,6 +17,7 @@ Example::
         --init-masks ../shared/data/cutie_examples/masks/judo --score-thr 1
 """
 import argparse
+import itertools
 import os
 import os.path as osp
 import time
@@ -34,12 +35,13 @@ from PIL import Image
 from tqdm import tqdm
 
 from rap_sam.inference import (PRECISIONS, VideoPredictor, build_model,
-                               to_rgb_uint8)
+                               image_files, to_rgb_uint8)
+from rap_sam.inference.image_io import IMAGE_EXTENSIONS
 from rap_sam.utils import write_image_atomic
 from rap_sam.utils.mask_geometry import first_click
 from rap_sam.utils.visualization import colour_of, overlay_masks
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
+
 Frames = Iterator[Tuple[str, np.ndarray]]
 
 
@@ -160,7 +162,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--precision', choices=PRECISIONS, default='fp32',
         help='bf16 / fp16 autocast (bf16 needs a CPU with native bf16, '
-        'else it runs in fp32 with a warning)')
+        'else it runs in fp32 with a warning); int8: the backbone in int8 '
+        '(ONNX Runtime, CPU with VNNI), the rest bf16')
+    parser.add_argument(
+        '--calibration-images', nargs='+', default=None, metavar='PATH',
+        help='int8: images or folders (up to 8 images) that set the '
+        'quantization ranges; default: the first frame')
     return parser.parse_args(argv)
 
 
@@ -428,9 +435,19 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         random_weights=args.random_weights,
         unsafe_load=args.unsafe_load)
     classes = model.dataset_meta['classes']
+    calibration = None
+    if args.precision == 'int8':
+        if args.calibration_images:
+            calibration = image_files(args.calibration_images)
+        else:
+            first = next(frames, None)
+            if first is None:
+                raise SystemExit(f'no frames in {args.video}')
+            calibration = [first[1]]
+            frames = itertools.chain([first], frames)
     predictor = VideoPredictor(
         model, scale=args.scale, score_thr=args.score_thr,
-        precision=args.precision)
+        precision=args.precision, calibration_images=calibration)
     init_masks = InitMasks(args.init_masks) if args.init_masks else None
     by_frame: Dict[int, List[Prompt]] = defaultdict(list)
     for prompt in args.prompt + args.box:

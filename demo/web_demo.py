@@ -14,7 +14,8 @@ import os.path as osp
 
 import torch
 
-from rap_sam.inference import PRECISIONS, RapSAMPredictor, build_model
+from rap_sam.inference import (PRECISIONS, RapSAMPredictor, build_model,
+                               image_files)
 from web_server.app import (DEFAULT_MAX_UPLOAD_BYTES, LOOPBACK_NAMES,
                             create_app, is_loopback)
 
@@ -47,7 +48,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--precision', choices=PRECISIONS, default='fp32',
         help='bf16 / fp16 autocast (bf16 needs a CPU with native bf16, '
-        'else it runs in fp32 with a warning)')
+        'else it runs in fp32 with a warning); int8: the backbone in int8 '
+        '(ONNX Runtime, CPU with VNNI), the rest bf16')
+    parser.add_argument(
+        '--calibration-images', nargs='+', default=None, metavar='PATH',
+        help='int8: images or folders (up to 8 images) that set the '
+        'quantization ranges; default: --image')
     parser.add_argument(
         '--scale', type=int, nargs=2, default=[1333, 800],
         metavar=('LONG', 'SHORT'),
@@ -80,8 +86,16 @@ def main() -> None:
                         random_weights=args.random_weights,
                         unsafe_load=args.unsafe_load,
                         cfg_options={'model.test_cfg.instance_on': False})
+    calibration = None
+    if args.precision == 'int8':
+        if not (args.calibration_images or args.image):
+            raise SystemExit('--precision int8 needs --calibration-images '
+                             '(or --image): a handful of images like those '
+                             'to come')
+        calibration = image_files(args.calibration_images or [args.image])
     predictor = RapSAMPredictor(model, scale=tuple(args.scale),
-                                precision=args.precision)
+                                precision=args.precision,
+                                calibration_images=calibration)
     if args.allowed_hosts and not args.allow_remote:
         raise SystemExit('--allowed-hosts needs --allow-remote')
     app = create_app(

@@ -99,3 +99,28 @@ def test_corrupt_frame_keeps_the_last_good_outputs(video_demo, tmp_path):
     for key, content in before.items():
         assert open(good[key], 'rb').read() == content, key
     assert not list((tmp_path / 'out').glob('*.partial.*'))
+
+
+def test_int8_calibrates_on_the_first_frame(video_demo, tmp_path):
+    from rap_sam.inference import Int8Backbone, resolve_precision
+    if resolve_precision('int8') != 'int8':
+        pytest.skip('int8 cannot run here (onnxruntime or VNNI missing)')
+    folder = shared_data('davis2016', 'JPEGImages', '480p', 'dog')
+    built = {}
+    original = video_demo.VideoPredictor
+
+    def keep(*args, **kwargs):
+        built['predictor'] = original(*args, **kwargs)
+        return built['predictor']
+
+    video_demo.VideoPredictor = keep
+    try:
+        summary = video_demo.main([
+            str(folder), R18, '--random-weights', '--scale', '160,90',
+            '--max-frames', '3', '--prompt', '0:420,230', '--out',
+            str(tmp_path), '--precision', 'int8'
+        ])
+    finally:
+        video_demo.VideoPredictor = original
+    assert summary['frames'] == 3  # the peeked first frame is not lost
+    assert isinstance(built['predictor'].model.backbone, Int8Backbone)

@@ -29,8 +29,8 @@ def _blob_masks(num: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
      (0.3, False, (57, 93), False, 0.8), (0.3, False, (40, 62), False, 0.5),
      (0.3, True, (57, 93), True, 0.95)])
 def test_fusion_head_gives_maskformers_results(object_mask_thr, rescale,
-                                                ori_shape, filter_low_score,
-                                                iou_thr):
+                                               ori_shape, filter_low_score,
+                                               iou_thr):
     test_cfg = dict(
         panoptic_on=True,
         instance_on=True,

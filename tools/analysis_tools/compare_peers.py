@@ -61,8 +61,8 @@ from rap_sam.benchmark import (PEERS, PeerUnavailable, RunOptions, bar_chart,
                                markdown_table, measure_tasks, model_info,
                                peer_ratios, profile_breakdown, rap_sam_tasks,
                                ratio_table, target_table, write_json)
-from rap_sam.benchmark.tasks import PANOPTIC_SHAPE
-from rap_sam.inference import build_model
+from rap_sam.benchmark.tasks import PANOPTIC_SHAPE, PROMPT_SHAPE, VIDEO_SHAPE
+from rap_sam.inference import build_model, quantize_backbone
 
 BACKBONE_LABELS = {
     'r18': 'R18', 'r50': 'R50', 'stdc1': 'STDC1', 'seaformer-l': 'SeaFormer-L'
@@ -80,6 +80,10 @@ def parse_args() -> argparse.Namespace:
     precision = parser.add_mutually_exclusive_group()
     precision.add_argument('--fp16', action='store_true',
                            help='fp16 autocast (CUDA)')
+    precision.add_argument('--int8', action='store_true',
+                           help='RAP-SAM backbone in int8 (ONNX Runtime, '
+                           'calibrated on the benchmark images), the rest '
+                           'and the peers in bf16 (CPU with VNNI)')
     precision.add_argument('--bf16', action='store_true',
                            help='bf16 autocast (CUDA, or a CPU with native '
                            'bf16: AVX512-BF16 / AMX)')
@@ -142,6 +146,11 @@ def build_rap_sam(config: str, label: str, opts: RunOptions,
                         cfg_options=options)
     model = opts.prepare(model, ['backbone', 'neck'])
     info = model_info(model)
+    if opts.dtype == 'int8':
+        quantize_backbone(model, [
+            det_inputs(model, load_image(shape, args.image), opts)[0]
+            for shape in (PANOPTIC_SHAPE, PROMPT_SHAPE, VIDEO_SHAPE)
+        ])
     print(f'== {label}: {info["params_m"]:.2f}M params (backbone '
           f'{info.get("backbone_params_m", 0):.2f}M)', flush=True)
     tasks = [
@@ -219,7 +228,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    dtype = 'fp16' if args.fp16 else 'bf16' if args.bf16 else 'fp32'
+    dtype = 'fp16' if args.fp16 else 'bf16' if args.bf16 else \
+        'int8' if args.int8 else 'fp32'
     opts = RunOptions(args.device, dtype, args.channels_last, args.compile)
     labels = args.labels or [default_label(c) for c in args.configs]
     if len(labels) != len(args.configs):

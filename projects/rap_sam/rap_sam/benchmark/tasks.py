@@ -19,7 +19,8 @@ PANOPTIC_SHAPE: Shape = (800, 1333)
 PROMPT_SHAPE: Shape = (1024, 1024)
 VIDEO_SHAPE: Shape = (736, 1280)
 
-_DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
+_DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16,
+               int8=torch.bfloat16)
 
 
 @dataclass
@@ -29,7 +30,9 @@ class RunOptions:
     Args:
         device (str): 'cpu' or 'cuda[:i]'.
         dtype (str): 'fp32', or 'fp16' / 'bf16' autocast (CUDA; bf16 also
-            on a CPU with native bf16, else an error).
+            on a CPU with native bf16, else an error), or 'int8' (CPU: the
+            RAP-SAM backbone as an int8 ONNX Runtime graph, the rest and
+            the peers in bf16).
         channels_last (bool): Models and inputs in NHWC memory format.
         compile (bool): ``torch.compile`` the image encoders (backbone and
             neck, or a peer's backbone / image encoder).
@@ -45,7 +48,11 @@ class RunOptions:
         on_cpu = not self.device.startswith('cuda')
         if self.dtype == 'fp16' and on_cpu:
             raise ValueError('--fp16 needs a CUDA device')
-        if self.dtype == 'bf16' and on_cpu:
+        if self.dtype == 'int8':
+            from rap_sam.inference.precision import resolve_precision
+            if resolve_precision('int8', self.device) != 'int8':
+                raise ValueError('--int8 cannot run here (see the warning)')
+        if self.dtype in ('bf16', 'int8') and on_cpu:
             from rap_sam.inference.precision import cpu_supports_bf16
             if not cpu_supports_bf16():
                 raise ValueError('--bf16 on this CPU would be emulated '

@@ -1,4 +1,5 @@
-from .image_io import to_rgb_uint8
+from .image_io import image_files, to_rgb_uint8
+from .int8_backbone import Int8Backbone, quantize_backbone
 from .precision import PRECISIONS, autocast, resolve_precision
 from .predictor import (RapSAMPredictor, build_model,
                         use_random_embeddings)
@@ -7,7 +8,8 @@ from .video_predictor import VideoPredictor
 from ..utils.visualization import overlay_masks, overlay_panoptic
 
 __all__ = [
-    'PRECISIONS', 'QueryLinker', 'RapSAMPredictor', 'VideoPredictor',
-    'autocast', 'build_model', 'overlay_masks', 'overlay_panoptic',
+    'Int8Backbone', 'PRECISIONS', 'QueryLinker', 'RapSAMPredictor',
+    'VideoPredictor', 'autocast', 'build_model', 'image_files',
+    'overlay_masks', 'overlay_panoptic', 'quantize_backbone',
     'resolve_precision', 'to_rgb_uint8', 'use_random_embeddings'
 ]

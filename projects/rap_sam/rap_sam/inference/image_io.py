@@ -13,7 +13,7 @@ Rules (documented for users of the predictor, demos and web page):
 - the shorter side must have at least ``MIN_SIDE`` pixels.
 """
 import os
-from typing import Union
+from typing import List, Sequence, Union
 
 import cv2
 import numpy as np
@@ -80,3 +80,29 @@ def to_rgb_uint8(image: ImageLike, name: str = 'image') -> np.ndarray:
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)
     return np.ascontiguousarray(image[..., :3])
+
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
+
+
+def image_files(paths: Sequence[str], limit: int = 8) -> List[str]:
+    """Image files named by ``paths`` (files, or folders whose image files
+    are taken in name order), at most ``limit`` of them.
+
+    Raises:
+        ValueError: A path that does not exist, or no image file at all.
+    """
+    found = []
+    for path in paths:
+        if os.path.isdir(path):
+            found += [
+                os.path.join(path, name) for name in sorted(os.listdir(path))
+                if name.lower().endswith(IMAGE_EXTENSIONS)
+            ]
+        elif os.path.isfile(path):
+            found.append(path)
+        else:
+            raise ValueError(f'{path}: no such file or folder')
+    if not found:
+        raise ValueError(f'no image files in {list(paths)}')
+    return found[:limit]

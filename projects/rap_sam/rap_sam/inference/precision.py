@@ -1,11 +1,17 @@
-"""Numeric precision of inference: fp32, or bf16 / fp16 autocast."""
+"""Numeric precision of inference: fp32, bf16 / fp16 autocast, or int8.
+
+'int8' runs the backbone as an int8 ONNX Runtime graph
+(:class:`~rap_sam.inference.int8_backbone.Int8Backbone`, calibrated on a
+handful of images) and the rest of the model as bf16 (fp32 on a CPU
+without native bf16).
+"""
 import contextlib
 import warnings
 from typing import ContextManager
 
 import torch
 
-PRECISIONS = ('fp32', 'bf16', 'fp16')
+PRECISIONS = ('fp32', 'bf16', 'fp16', 'int8')
 _DTYPES = dict(bf16=torch.bfloat16, fp16=torch.float16)
 
 
@@ -21,10 +27,11 @@ def resolve_precision(precision: str, device: str = 'cpu') -> str:
     """The precision to run with on ``device``.
 
     bf16 on a CPU without native bf16 (it would be emulated, slower than
-    fp32) and fp16 on a CPU fall back to fp32 with a warning.
+    fp32), fp16 on a CPU, and int8 on CUDA, without onnxruntime or on a
+    CPU without VNNI fall back to fp32 with a warning.
 
     Args:
-        precision (str): 'fp32', 'bf16' or 'fp16'.
+        precision (str): 'fp32', 'bf16', 'fp16' or 'int8'.
         device (str): The model's device.
 
     Returns:
@@ -36,7 +43,22 @@ def resolve_precision(precision: str, device: str = 'cpu') -> str:
     if precision not in PRECISIONS:
         raise ValueError(f'precision must be one of {PRECISIONS}, got '
                          f'{precision!r}')
-    if str(device).startswith('cuda') or precision == 'fp32':
+    on_cuda = str(device).startswith('cuda')
+    if precision == 'int8':
+        from .int8_backbone import cpu_supports_vnni, onnxruntime_available
+        why = None
+        if on_cuda:
+            why = 'int8 runs on the CPU only (ONNX Runtime)'
+        elif not onnxruntime_available():
+            why = ('onnxruntime is not installed (pip install -r '
+                   'requirements/optional.txt)')
+        elif not cpu_supports_vnni():
+            why = 'this CPU has no int8 dot products (VNNI / AMX)'
+        if why is None:
+            return precision
+        warnings.warn(f'precision int8: {why}; running in fp32')
+        return 'fp32'
+    if on_cuda or precision == 'fp32':
         return precision
     if precision == 'bf16' and cpu_supports_bf16():
         return precision
@@ -46,17 +68,26 @@ def resolve_precision(precision: str, device: str = 'cpu') -> str:
     return 'fp32'
 
 
+def _autocast_precision(precision: str) -> str:
+    """The autocast precision of the non-int8 part of the model."""
+    if precision != 'int8':
+        return precision
+    return 'bf16' if cpu_supports_bf16() else 'fp32'
+
+
 def autocast(precision: str, device: str = 'cpu') -> ContextManager:
     """``torch.autocast`` for bf16 / fp16, nothing for fp32.
 
     Convolutions and matrix products run in the low precision (oneDNN on
     CPUs); reductions and normalisations stay in fp32 (autocast's lists).
     """
+    precision = _autocast_precision(precision)
     if precision == 'fp32':
         return contextlib.nullcontext()
     return torch.autocast(str(device).split(':')[0], _DTYPES[precision])
 
 
 def precision_dtype(precision: str) -> torch.dtype:
-    """The tensor dtype of a precision ('fp32' -> float32)."""
-    return _DTYPES.get(precision, torch.float32)
+    """The dtype of the decoder's tensors in a precision ('fp32' ->
+    float32, 'int8' -> that of its autocast)."""
+    return _DTYPES.get(_autocast_precision(precision), torch.float32)

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from mmdet.structures import DetDataSample
 from .image_io import ImageLike, to_rgb_uint8
+from .int8_backbone import Int8Backbone, quantize_backbone
 from .precision import autocast, precision_dtype, resolve_precision
 
 
@@ -143,6 +144,49 @@ def click_labels(point_labels: Union[np.ndarray, Sequence]) -> np.ndarray:
     return raw.astype(np.int64)
 
 
+def prepare_image(model: torch.nn.Module, rgb: np.ndarray,
+                  scale: Tuple[int, int]) -> Tuple[Tensor, Dict]:
+    """Resize an RGB image to fit ``scale`` keeping its ratio (the test
+    pipeline's ``Resize(keep_ratio=True)``) and normalise and pad it with
+    the model's data preprocessor.
+
+    Args:
+        model (nn.Module): A RAP-SAM model.
+        rgb (np.ndarray): (H, W, 3) uint8 RGB.
+        scale (tuple[int, int]): Longest and shortest side.
+
+    Returns:
+        tuple: the (1, 3, H', W') padded batch and its sample meta.
+
+    Raises:
+        ValueError: An aspect ratio so extreme that the shorter side would
+            get under 8 pixels.
+    """
+    (new_w, new_h), _ = mmcv.rescale_size(
+        rgb.shape[1::-1], scale, return_scale=True)
+    if min(new_w, new_h) < 8:
+        raise ValueError(
+            f'image of {rgb.shape[1]}x{rgb.shape[0]} pixels: resized to '
+            f'fit {scale[0]}x{scale[1]} it would be '
+            f'{new_w}x{new_h}; its aspect ratio is too extreme (the '
+            'shorter side needs 8 pixels or more after resizing)')
+    resized = mmcv.imrescale(rgb, scale)
+    h, w = resized.shape[:2]
+    inputs = torch.from_numpy(resized).permute(2, 0, 1)
+    # The data preprocessor expects BGR input when bgr_to_rgb is set.
+    data = model.data_preprocessor(
+        dict(inputs=[inputs[[2, 1, 0]]], data_samples=[DetDataSample()]),
+        False)
+    batch_input_shape = tuple(data['inputs'].shape[-2:])
+    meta = dict(
+        ori_shape=rgb.shape[:2],
+        img_shape=(h, w),
+        batch_input_shape=batch_input_shape,
+        pad_shape=batch_input_shape,
+        scale_factor=(w / rgb.shape[1], h / rgb.shape[0]))
+    return data['inputs'], meta
+
+
 class RapSAMPredictor:
     """Interactive and panoptic segmentation of one image, SAM style.
 
@@ -159,21 +203,38 @@ class RapSAMPredictor:
         cache_prompt_kv (bool): Cache the pixel keys and values between
             ``predict`` calls (2 x 256 floats per stride-4 pixel, 137 MB at
             1344x800 in fp32). Defaults to True.
-        precision (str): 'fp32', or 'bf16' / 'fp16' autocast (see
-            :func:`resolve_precision`: bf16 on a CPU without native bf16
-            falls back to fp32 with a warning). In bf16 the cached features
-            and pixel keys / values are bf16 too. Defaults to 'fp32'.
+        precision (str): 'fp32', 'bf16' / 'fp16' autocast, or 'int8' (the
+            backbone as an int8 ONNX Runtime graph, the rest bf16); see
+            :func:`resolve_precision` for the fallbacks to fp32. In bf16 the
+            cached features and pixel keys / values are bf16 too. Defaults
+            to 'fp32'.
+        calibration_images (Sequence, optional): For 'int8': a handful of
+            images (paths or RGB arrays) like those to come, which set the
+            quantization ranges. ``model.backbone`` is replaced by its
+            :class:`Int8Backbone` (in place; a quantized one is kept).
     """
 
     def __init__(self,
                  model: torch.nn.Module,
                  scale: Tuple[int, int] = (1333, 800),
                  cache_prompt_kv: bool = True,
-                 precision: str = 'fp32') -> None:
+                 precision: str = 'fp32',
+                 calibration_images: Optional[Sequence[ImageLike]] = None
+                 ) -> None:
         self.model = model
         self.scale = scale
         self.cache_prompt_kv = cache_prompt_kv
         self.precision = resolve_precision(precision, str(self.device))
+        if self.precision == 'int8' and not isinstance(
+                model.backbone, Int8Backbone):
+            if not calibration_images:
+                raise ValueError(
+                    "precision 'int8' needs calibration_images: a handful "
+                    'of images like those to come')
+            quantize_backbone(model, [
+                self._prepare(to_rgb_uint8(image))[0]
+                for image in calibration_images
+            ])
         self.features: Optional[Tensor] = None
         self._prompt_kv: Optional[Tuple[Tensor, Tensor]] = None
         self._meta: Dict = {}
@@ -189,37 +250,17 @@ class RapSAMPredictor:
         Args:
             image (str | np.ndarray): A path, or an (H, W[, 3|4]) RGB array.
         """
-        rgb = to_rgb_uint8(image)
-        (new_w, new_h), _ = mmcv.rescale_size(
-            rgb.shape[1::-1], self.scale, return_scale=True)
-        if min(new_w, new_h) < 8:
-            raise ValueError(
-                f'image of {rgb.shape[1]}x{rgb.shape[0]} pixels: resized to '
-                f'fit {self.scale[0]}x{self.scale[1]} it would be '
-                f'{new_w}x{new_h}; its aspect ratio is too extreme (the '
-                'shorter side needs 8 pixels or more after resizing)')
-        resized, scale_factor = mmcv.imrescale(
-            rgb, self.scale, return_scale=True)
-        h, w = resized.shape[:2]
-        inputs = torch.from_numpy(resized).permute(2, 0, 1)
-        # The data preprocessor expects BGR input when bgr_to_rgb is set.
-        data = self.model.data_preprocessor(
-            dict(inputs=[inputs[[2, 1, 0]]], data_samples=[DetDataSample()]),
-            False)
-        batch_input_shape = tuple(data['inputs'].shape[-2:])
+        inputs, self._meta = self._prepare(to_rgb_uint8(image))
         with autocast(self.precision, str(self.device)):
-            features = self.model.extract_feat(data['inputs'])[0]
+            features = self.model.extract_feat(inputs)[0]
         # Kept as the decoder reads it on every prompt: in its precision,
         # NCHW-contiguous.
         self.features = features.to(
             precision_dtype(self.precision)).contiguous()
         self._prompt_kv = None
-        self._meta = dict(
-            ori_shape=rgb.shape[:2],
-            img_shape=(h, w),
-            batch_input_shape=batch_input_shape,
-            pad_shape=batch_input_shape,
-            scale_factor=(w / rgb.shape[1], h / rgb.shape[0]))
+
+    def _prepare(self, rgb: np.ndarray) -> Tuple[Tensor, Dict]:
+        return prepare_image(self.model, rgb, self.scale)
 
     def _sample(self) -> DetDataSample:
         if self.features is None:

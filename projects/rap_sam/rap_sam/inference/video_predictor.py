@@ -37,6 +37,8 @@ class VideoPredictor:
             Defaults to the model's ``test_cfg.link_momentum`` (0), the
             value its VIS mAP is scored with.
         precision (str): See :class:`RapSAMPredictor`. Defaults to 'fp32'.
+        calibration_images (Sequence, optional): For 'int8': see
+            :class:`RapSAMPredictor` (frames of the video do).
     """
 
     def __init__(self,
@@ -44,8 +46,12 @@ class VideoPredictor:
                  scale: Tuple[int, int] = (1280, 736),
                  score_thr: float = 0.5,
                  link_momentum: Optional[float] = None,
-                 precision: str = 'fp32') -> None:
-        self.image = RapSAMPredictor(model, scale, precision=precision)
+                 precision: str = 'fp32',
+                 calibration_images: Optional[Sequence[ImageLike]] = None
+                 ) -> None:
+        self.image = RapSAMPredictor(
+            model, scale, precision=precision,
+            calibration_images=calibration_images)
         self.model = model
         self.score_thr = score_thr
         self.link_momentum = link_momentum if link_momentum is not None \

@@ -1,0 +1,110 @@
+"""int8 inference: the backbone as a calibrated ONNX Runtime int8 graph."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from rap_sam.inference import (Int8Backbone, RapSAMPredictor, build_model,
+                               image_files, resolve_precision)
+from rap_sam.inference import int8_backbone
+
+R18 = 'configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py'
+needs_ort = pytest.mark.skipif(
+    not int8_backbone.onnxruntime_available(),
+    reason='onnxruntime is not installed (requirements/optional.txt)')
+
+
+def _model():
+    from conftest import REPO
+    torch.manual_seed(0)
+    return build_model(str(REPO / R18), random_weights=True)
+
+
+def _images(n, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (12, 16, 3), np.uint8)
+    # smooth images with structure, not white noise
+    return [np.kron(np.roll(base, k, 0), np.ones((8, 8, 1), np.uint8))
+            for k in range(n)]
+
+
+def test_int8_fallbacks(monkeypatch):
+    with pytest.warns(UserWarning, match='CPU only'):
+        assert resolve_precision('int8', 'cuda:0') == 'fp32'
+    monkeypatch.setattr(int8_backbone, 'onnxruntime_available',
+                        lambda: False)
+    with pytest.warns(UserWarning, match='onnxruntime is not installed'):
+        assert resolve_precision('int8', 'cpu') == 'fp32'
+    monkeypatch.setattr(int8_backbone, 'onnxruntime_available', lambda: True)
+    monkeypatch.setattr(int8_backbone, 'cpu_supports_vnni', lambda: False)
+    with pytest.warns(UserWarning, match='no int8 dot products'):
+        assert resolve_precision('int8', 'cpu') == 'fp32'
+
+
+@needs_ort
+def test_int8_backbone_matches_fp32_and_takes_any_size():
+    model = _model()
+    backbone = model.backbone
+    calibration = [torch.randn(1, 3, 96, 128) for _ in range(3)]
+    int8 = Int8Backbone(backbone, calibration)
+    assert not list(int8.parameters())  # the weights live in the graph
+    x = torch.randn(2, 3, 64, 160)  # another batch size and size
+    with torch.no_grad():
+        ref = backbone(x)
+    got = int8(x)
+    assert len(got) == len(ref)
+    for a, b in zip(got, ref):
+        assert a.shape == b.shape and a.dtype == torch.float32
+        rel = float((a - b).norm() / b.norm())
+        assert rel < 0.05, rel  # int8 noise, not another function
+    with pytest.raises(ValueError, match='needs calibration images'):
+        Int8Backbone(backbone, [])
+    with pytest.raises(ValueError, match=r'\(1, 3, H, W\)'):
+        Int8Backbone(backbone, [torch.randn(3, 64, 64)])
+
+
+@needs_ort
+def test_int8_predictor(tmp_path):
+    if resolve_precision('int8') != 'int8':
+        pytest.skip('int8 cannot run on this CPU')
+    model = _model()
+    images = _images(4)
+    fp32 = RapSAMPredictor(model, scale=(128, 96))
+    fp32.set_image(images[0])
+    ref = fp32.predict(points=[[60, 40]])
+    ref_features = fp32.features.clone()
+    with pytest.raises(ValueError, match='needs calibration_images'):
+        RapSAMPredictor(model, scale=(128, 96), precision='int8')
+    pred = RapSAMPredictor(model, scale=(128, 96), precision='int8',
+                           calibration_images=images[1:])
+    assert isinstance(model.backbone, Int8Backbone)  # replaced in place
+    pred.set_image(images[0])
+    cos = torch.nn.functional.cosine_similarity(
+        pred.features.float().flatten(), ref_features.flatten(), dim=0)
+    assert cos > 0.99, cos
+    out = pred.predict(points=[[60, 40]])
+    assert out['masks'].shape == ref['masks'].shape == (1, 96, 128)
+    # a second predictor keeps the quantized backbone
+    backbone = model.backbone
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        RapSAMPredictor(model, scale=(128, 96), precision='int8')
+    assert model.backbone is backbone
+
+
+def test_image_files(tmp_path):
+    import cv2
+    for name in ('b.png', 'a.jpg', 'notes.txt'):
+        path = tmp_path / name
+        if name.endswith('.txt'):
+            path.write_text('x')
+        else:
+            cv2.imwrite(str(path), np.zeros((8, 8, 3), np.uint8))
+    assert image_files([str(tmp_path)]) == [
+        str(tmp_path / 'a.jpg'), str(tmp_path / 'b.png')]
+    assert image_files([str(tmp_path)], limit=1) == [str(tmp_path / 'a.jpg')]
+    with pytest.raises(ValueError, match='no such file'):
+        image_files([str(tmp_path / 'missing')])
+    with pytest.raises(ValueError, match='no image files'):
+        image_files([])
