@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from rap_sam.inference import (PRECISIONS, RapSAMPredictor, build_model,
-                               image_files, overlay_masks, overlay_panoptic,
-                               to_rgb_uint8)
+                               image_files, keep_freed_memory, overlay_masks,
+                               overlay_panoptic, to_rgb_uint8)
 from rap_sam.utils import write_image_atomic
 
 
@@ -65,6 +65,7 @@ def parse_args():
 
 def main():
     args = parse_args()
+    keep_freed_memory()  # same tensors every image: keep their pages
     if not osp.isfile(args.image):
         raise SystemExit(f'image not found: {args.image}')
     if args.checkpoint is None and not args.random_weights:

@@ -35,7 +35,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from rap_sam.inference import (PRECISIONS, VideoPredictor, build_model,
-                               image_files, to_rgb_uint8)
+                               image_files, keep_freed_memory, to_rgb_uint8)
 from rap_sam.inference.image_io import IMAGE_EXTENSIONS
 from rap_sam.utils import write_image_atomic
 from rap_sam.utils.mask_geometry import first_click
@@ -422,6 +422,7 @@ def pick(count: int, total: int) -> List[int]:
 def main(argv: Optional[Sequence[str]] = None) -> Dict:
     """Run the demo; returns the per-frame ids, the FPS and the outputs."""
     args = parse_args(argv)
+    keep_freed_memory()  # same tensors every image: keep their pages
     if args.checkpoint is None and not args.random_weights:
         raise SystemExit('give --checkpoint, or --random-weights for a '
                          'smoke run with an untrained model')

@@ -15,7 +15,7 @@ import os.path as osp
 import torch
 
 from rap_sam.inference import (PRECISIONS, RapSAMPredictor, build_model,
-                               image_files)
+                               image_files, keep_freed_memory)
 from web_server.app import (DEFAULT_MAX_UPLOAD_BYTES, LOOPBACK_NAMES,
                             create_app, is_loopback)
 
@@ -67,6 +67,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    keep_freed_memory()  # same tensors every image: keep their pages
     if args.checkpoint is None and not args.random_weights:
         raise SystemExit('give --checkpoint, or --random-weights for a '
                          'smoke run with an untrained model')

@@ -62,7 +62,8 @@ from rap_sam.benchmark import (PEERS, PeerUnavailable, RunOptions, bar_chart,
                                peer_ratios, profile_breakdown, rap_sam_tasks,
                                ratio_table, target_table, write_json)
 from rap_sam.benchmark.tasks import PANOPTIC_SHAPE, PROMPT_SHAPE, VIDEO_SHAPE
-from rap_sam.inference import build_model, quantize_backbone
+from rap_sam.inference import (build_model, keep_freed_memory,
+                               quantize_backbone)
 
 BACKBONE_LABELS = {
     'r18': 'R18', 'r50': 'R50', 'stdc1': 'STDC1', 'seaformer-l': 'SeaFormer-L'
@@ -109,6 +110,11 @@ def parse_args() -> argparse.Namespace:
                         'project\'s inference optimisations (mmdet fusion '
                         'head on full-size masks, no pixel K/V cache)')
     parser.add_argument('--no-flops', action='store_true')
+    parser.add_argument(
+        '--release-memory', action='store_true',
+        help="glibc's default of returning freed heap to the kernel; by "
+        'default every model runs with freed memory kept mapped '
+        '(keep_freed_memory), as the demos do')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='overrides of the RAP-SAM configs, e.g. '
                         'model.neck.deform_impl=grid_sample')
@@ -128,6 +134,24 @@ def default_label(config: str) -> str:
         if f'_{key}_' in name:
             return f'RAP-SAM {label}'
     return f'RAP-SAM {osp.splitext(name)[0]}'
+
+
+def cpu_description() -> str:
+    """CPU model and the instruction sets the precisions use."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            info = f.read()
+    except OSError:
+        return platform.processor() or 'unknown CPU'
+    name = next((line.split(':', 1)[1].strip()
+                 for line in info.splitlines()
+                 if line.startswith('model name')), 'unknown CPU')
+    flags = set(next((line.split(':', 1)[1].split()
+                      for line in info.splitlines()
+                      if line.startswith('flags')), []))
+    wanted = ('avx2', 'avx512f', 'avx512_bf16', 'avx512_vnni', 'amx_bf16',
+              'amx_int8')
+    return f"{name} ({' '.join(f for f in wanted if f in flags)})"
 
 
 def keep(task, names) -> bool:
@@ -227,6 +251,7 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    kept = False if args.release_memory else keep_freed_memory()
     torch.manual_seed(0)
     dtype = 'fp16' if args.fp16 else 'bf16' if args.bf16 else \
         'int8' if args.int8 else 'fp32'
@@ -278,8 +303,9 @@ def main() -> None:
 
     ratios = peer_ratios(rows, rap_models)
     targets = check_targets(rows, rap_models)
-    setting = (f'device {opts.device}, {dtype}, threads '
-               f'{torch.get_num_threads()}, channels_last '
+    setting = (f'{cpu_description()}; device {opts.device}, {dtype}, '
+               f'threads {torch.get_num_threads()}, freed memory '
+               f"{'kept' if kept else 'released'}, channels_last "
                f'{opts.channels_last}, compile {opts.compile}, repeat '
                f'{args.repeat} (peers {args.peer_repeat or args.repeat}), '
                f'warmup {args.warmup}, random weights')

@@ -1,3 +1,4 @@
+from .allocator import keep_freed_memory
 from .image_io import image_files, to_rgb_uint8
 from .int8_backbone import Int8Backbone, quantize_backbone
 from .precision import PRECISIONS, autocast, resolve_precision
@@ -10,6 +11,7 @@ from ..utils.visualization import overlay_masks, overlay_panoptic
 __all__ = [
     'Int8Backbone', 'PRECISIONS', 'QueryLinker', 'RapSAMPredictor',
     'VideoPredictor', 'autocast', 'build_model', 'image_files',
-    'overlay_masks', 'overlay_panoptic', 'quantize_backbone',
+    'keep_freed_memory', 'overlay_masks', 'overlay_panoptic',
+    'quantize_backbone',
     'resolve_precision', 'to_rgb_uint8', 'use_random_embeddings'
 ]
