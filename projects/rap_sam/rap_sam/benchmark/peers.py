@@ -130,7 +130,8 @@ def sam_tasks(label: str,
     def decode(pred, coords, labels):
         masks, iou, _ = pred.predict_torch(
             coords, labels, multimask_output=False)
-        return masks.cpu().numpy(), iou.cpu().numpy()
+        # iou is bf16 / fp16 under autocast, which numpy does not take
+        return masks.cpu().numpy(), iou.float().cpu().numpy()
 
     def with_image(rgb, k):
         def run():

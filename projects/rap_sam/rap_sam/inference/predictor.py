@@ -212,6 +212,12 @@ class RapSAMPredictor:
             images (paths or RGB arrays) like those to come, which set the
             quantization ranges. ``model.backbone`` is replaced by its
             :class:`Int8Backbone` (in place; a quantized one is kept).
+        channels_last (bool, optional): Run the convolutions in NHWC
+            (``model`` is converted in place). Defaults to True for bf16
+            and int8 on the CPU, where oneDNN's NHWC kernels are faster
+            (streaming 640x360 video, R18, 2 cores: 9.2 -> 11-12 FPS in
+            bf16), and False otherwise (fp32 gains little: 6.0 -> 6.2-6.8
+            FPS).
     """
 
     def __init__(self,
@@ -219,8 +225,8 @@ class RapSAMPredictor:
                  scale: Tuple[int, int] = (1333, 800),
                  cache_prompt_kv: bool = True,
                  precision: str = 'fp32',
-                 calibration_images: Optional[Sequence[ImageLike]] = None
-                 ) -> None:
+                 calibration_images: Optional[Sequence[ImageLike]] = None,
+                 channels_last: Optional[bool] = None) -> None:
         self.model = model
         self.scale = scale
         self.cache_prompt_kv = cache_prompt_kv
@@ -235,6 +241,12 @@ class RapSAMPredictor:
                 self._prepare(to_rgb_uint8(image))[0]
                 for image in calibration_images
             ])
+        if channels_last is None:
+            channels_last = self.precision in ('bf16', 'int8') and \
+                self.device.type == 'cpu'
+        self.channels_last = channels_last
+        if channels_last:
+            model.to(memory_format=torch.channels_last)
         self.features: Optional[Tensor] = None
         self._prompt_kv: Optional[Tuple[Tensor, Tensor]] = None
         self._meta: Dict = {}
@@ -251,6 +263,8 @@ class RapSAMPredictor:
             image (str | np.ndarray): A path, or an (H, W[, 3|4]) RGB array.
         """
         inputs, self._meta = self._prepare(to_rgb_uint8(image))
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         with autocast(self.precision, str(self.device)):
             features = self.model.extract_feat(inputs)[0]
         # Kept as the decoder reads it on every prompt: in its precision,

@@ -26,10 +26,17 @@ def overlay_masks(image: np.ndarray,
     Returns:
         np.ndarray: (H, W, 3) uint8 RGB.
     """
-    out = image.astype(np.float32).copy()
+    out = image.astype(np.float32)
     for i, mask in enumerate(masks):
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        if len(rows) == 0:
+            continue
+        # Blend within the mask's box, without gathering its pixels.
+        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
         colour = colour_of(ids[i] if ids is not None else i + 1)
-        out[mask] = (1 - alpha) * out[mask] + alpha * colour
+        region = out[box]
+        region[...] = np.where(mask[box][..., None],
+                               (1 - alpha) * region + alpha * colour, region)
     out = out.astype(np.uint8)
     for i, (x, y) in enumerate(np.asarray(points if points is not None
                                           else []).reshape(-1, 2)):
