@@ -70,6 +70,12 @@ def test_fusion_head_gives_maskformers_results(object_mask_thr, rescale,
             rtol=1e-6,
             atol=0)
     assert expected['pan_results'].sem_seg.unique().numel() > 1
+    # a caller that wants the map only skips the instance results
+    alone = ours.predict(cls_logits, masks, samples, rescale=rescale,
+                         instance_on=False)[0]
+    assert 'ins_results' not in alone
+    assert torch.equal(alone['pan_results'].sem_seg,
+                       expected['pan_results'].sem_seg)
 
 
 @pytest.mark.parametrize('filter_low_score', [True, False])

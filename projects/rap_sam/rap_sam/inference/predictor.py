@@ -378,7 +378,9 @@ class RapSAMPredictor:
             ``num_classes`` for void.
         """
         with autocast(self.precision, str(self.device)):
+            # the map only: no instance results (about 50 full-size masks)
             sample = self.model.predict_from_feats(
-                (self.features, ), [self._sample()], with_objects=True)[0]
+                (self.features, ), [self._sample()], with_objects=True,
+                instance_on=False)[0]
         return dict(
             panoptic_seg=sample.pred_panoptic_seg.sem_seg[0].cpu().numpy())

@@ -114,7 +114,8 @@ class RapSAM(TestVocabularyMeta, MaskFormer):
             batch_data_samples: SampleList,
             rescale: bool = True,
             with_objects: Optional[bool] = None,
-            prompt_kv: Optional[Tuple[Tensor, Tensor]] = None
+            prompt_kv: Optional[Tuple[Tensor, Tensor]] = None,
+            instance_on: Optional[bool] = None
     ) -> SampleList:
         """Predict images from the features of :meth:`extract_feat`.
 
@@ -133,6 +134,9 @@ class RapSAM(TestVocabularyMeta, MaskFormer):
             prompt_kv (tuple[Tensor], optional): The prompt adapter's cached
                 pixel keys and values of ``feats``
                 (:meth:`PromptAdapter.pixel_kv`).
+            instance_on (bool, optional): Instance results too (about 50
+                full-size masks). Defaults to ``test_cfg.instance_on``;
+                a caller that shows the panoptic map only passes False.
 
         Returns:
             list[DetDataSample]: The samples with their predictions.
@@ -148,7 +152,8 @@ class RapSAM(TestVocabularyMeta, MaskFormer):
                 preds.objects.cls_logits,
                 preds.objects.mask_logits,
                 batch_data_samples,
-                rescale=rescale)
+                rescale=rescale,
+                instance_on=instance_on)
             self.add_pred_to_datasample(batch_data_samples, fused)
         prompt_results = fusion.predict_prompts(preds.prompts,
                                                 batch_data_samples, rescale)

@@ -321,6 +321,7 @@ class RapSAMFusionHead(MaskFormerFusionHead):
                 mask_pred_results: Tensor,
                 batch_data_samples: SampleList,
                 rescale: bool = False,
+                instance_on: Optional[bool] = None,
                 **kwargs) -> List[dict]:
         """Panoptic (and instance) results of a batch.
 
@@ -331,6 +332,8 @@ class RapSAMFusionHead(MaskFormerFusionHead):
             batch_data_samples (list[DetDataSample]): Samples with
                 ``batch_input_shape``, ``img_shape`` and ``ori_shape``.
             rescale (bool): Results at the original image size.
+            instance_on (bool, optional): Overrides ``test_cfg.instance_on``
+                for this call.
 
         Returns:
             list[dict]: ``pan_results`` (:obj:`PixelData`) and, with
@@ -338,7 +341,9 @@ class RapSAMFusionHead(MaskFormerFusionHead):
             of each image, as :meth:`MaskFormerFusionHead.predict`.
         """
         options = self.options
-        panoptic_on, instance_on = options.panoptic_on, options.instance_on
+        panoptic_on = options.panoptic_on
+        if instance_on is None:
+            instance_on = options.instance_on
         if options.semantic_on:
             raise ValueError('test_cfg.semantic_on: semantic segmentation '
                              'results are not supported')
