@@ -1,7 +1,7 @@
 """The backbone in int8: an ONNX Runtime graph, statically quantized."""
 import os.path as osp
 import tempfile
-from typing import Iterable, List, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -59,7 +59,7 @@ class Int8Backbone(nn.Module):
     def __init__(self,
                  backbone: nn.Module,
                  calibration: Iterable[Tensor],
-                 threads: int = None) -> None:
+                 threads: Optional[int] = None) -> None:
         super().__init__()
         if not onnxruntime_available():
             raise ImportError(
