@@ -54,9 +54,8 @@ def replace_sync_bn(node, norm_type: str) -> int:
     """Replace ``SyncBN`` norm configs by ``norm_type`` in place; return how
     many.
 
-    torch's SyncBatchNorm refuses CPU tensors: on the CPU, one process
-    trains ``BN`` (the same thing there) and several processes
-    ``SyncBNCPU``, which all-reduces the statistics over gloo.
+    torch's SyncBatchNorm refuses CPU tensors; on the CPU ``SyncBNCPU``
+    all-reduces the statistics over gloo (and is ``BN`` in one process).
     """
     count = 0
     if isinstance(node, dict):
@@ -82,14 +81,11 @@ def setup_cpu_distributed(cfg: Config) -> None:
     import torch.distributed as dist
     if torch.cuda.is_available():
         return
-    if cfg.launcher == 'none':
-        if replace_sync_bn(cfg.model, 'BN'):
-            print('No CUDA, one process: SyncBN layers of the config train '
-                  'as BN.')
-        return
     if replace_sync_bn(cfg.model, 'SyncBNCPU'):
         print('No CUDA: SyncBN layers of the config synchronise over gloo '
-              '(SyncBNCPU).')
+              '(SyncBNCPU; BN in one process).')
+    if cfg.launcher == 'none':
+        return
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
     cfg.model_wrapper_cfg = dict(

@@ -64,6 +64,7 @@ from rap_sam.benchmark import (PEERS, PeerUnavailable, RunOptions, bar_chart,
 from rap_sam.benchmark.tasks import PANOPTIC_SHAPE, PROMPT_SHAPE, VIDEO_SHAPE
 from rap_sam.inference import (build_model, keep_freed_memory,
                                quantize_backbone)
+from rap_sam.inference.precision import cpu_info
 
 BACKBONE_LABELS = {
     'r18': 'R18', 'r50': 'R50', 'stdc1': 'STDC1', 'seaformer-l': 'SeaFormer-L'
@@ -138,19 +139,10 @@ def default_label(config: str) -> str:
 
 def cpu_description() -> str:
     """CPU model and the instruction sets the precisions use."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            info = f.read()
-    except OSError:
-        return platform.processor() or 'unknown CPU'
-    name = next((line.split(':', 1)[1].strip()
-                 for line in info.splitlines()
-                 if line.startswith('model name')), 'unknown CPU')
-    flags = set(next((line.split(':', 1)[1].split()
-                      for line in info.splitlines()
-                      if line.startswith('flags')), []))
+    name, flags = cpu_info()
     wanted = ('avx2', 'avx512f', 'avx512_bf16', 'avx512_vnni', 'amx_bf16',
               'amx_int8')
+    name = name or platform.processor() or 'unknown CPU'
     return f"{name} ({' '.join(f for f in wanted if f in flags)})"
 
 

@@ -8,6 +8,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from .precision import cpu_info
+
 
 def onnxruntime_available() -> bool:
     """Whether ``onnxruntime`` (and ``onnx``) can be imported."""
@@ -22,13 +24,7 @@ def onnxruntime_available() -> bool:
 def cpu_supports_vnni() -> bool:
     """Whether the CPU has int8 dot-product instructions (AVX512-VNNI,
     AVX-VNNI or AMX-INT8), which ONNX Runtime's int8 kernels use."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return any(flag in flags
-               for flag in ('avx512_vnni', 'avx_vnni', 'amx_int8'))
+    return bool(cpu_info()[1] & {'avx512_vnni', 'avx_vnni', 'amx_int8'})
 
 
 class Int8Backbone(nn.Module):

@@ -7,12 +7,28 @@ without native bf16).
 """
 import contextlib
 import warnings
-from typing import ContextManager
+from typing import ContextManager, FrozenSet, Tuple
 
 import torch
 
 PRECISIONS = ('fp32', 'bf16', 'fp16', 'int8')
 _DTYPES = dict(bf16=torch.bfloat16, fp16=torch.float16)
+
+
+def cpu_info() -> Tuple[str, FrozenSet[str]]:
+    """The CPU's model name and instruction-set flags (``/proc/cpuinfo``;
+    empty where it cannot be read)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return '', frozenset()
+
+    def field(key: str) -> str:
+        return next((line.split(':', 1)[1].strip()
+                     for line in lines if line.startswith(key)), '')
+
+    return field('model name'), frozenset(field('flags').split())
 
 
 def cpu_supports_bf16() -> bool:

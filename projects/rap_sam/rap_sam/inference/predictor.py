@@ -238,7 +238,7 @@ class RapSAMPredictor:
                     "precision 'int8' needs calibration_images: a handful "
                     'of images like those to come')
             quantize_backbone(model, [
-                self._prepare(to_rgb_uint8(image))[0]
+                prepare_image(model, to_rgb_uint8(image), scale)[0]
                 for image in calibration_images
             ])
         if channels_last is None:
@@ -262,7 +262,8 @@ class RapSAMPredictor:
         Args:
             image (str | np.ndarray): A path, or an (H, W[, 3|4]) RGB array.
         """
-        inputs, self._meta = self._prepare(to_rgb_uint8(image))
+        inputs, self._meta = prepare_image(self.model, to_rgb_uint8(image),
+                                           self.scale)
         if self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         with autocast(self.precision, str(self.device)):
@@ -272,9 +273,6 @@ class RapSAMPredictor:
         self.features = features.to(
             precision_dtype(self.precision)).contiguous()
         self._prompt_kv = None
-
-    def _prepare(self, rgb: np.ndarray) -> Tuple[Tensor, Dict]:
-        return prepare_image(self.model, rgb, self.scale)
 
     def _sample(self) -> DetDataSample:
         if self.features is None:
