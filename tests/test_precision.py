@@ -38,6 +38,7 @@ def test_bf16_predictor_runs_in_bf16_and_answers_in_fp32(model):
     out = pred.predict(points=[[50, 40]], boxes=[[10, 10, 80, 70]])
     assert out['masks'].shape == (1, 90, 120) and out['masks'].dtype == bool
     assert out['iou_scores'].dtype == np.float32
+    pred.predict(points=[[60, 40]])  # a re-prompt caches keys / values
     assert pred._prompt_kv[0].dtype == torch.bfloat16  # half the bytes
     pan = pred.panoptic()['panoptic_seg']
     assert pan.shape == (90, 120)

@@ -113,6 +113,25 @@ def test_fusion_head_without_kept_queries():
     assert (out['pan_results'].sem_seg == 3).all()
 
 
+def test_video_tracks_above_a_score_are_those_of_all_tracks():
+    """``score_thr`` drops tracks before their masks are resized: the rest
+    are the unfiltered tracks above it, masks and boxes equal."""
+    head = RapSAMFusionHead(3, 1, test_cfg=dict(max_per_video=6))
+    probs = torch.softmax(torch.randn(8, 5, generator=torch.Generator(
+    ).manual_seed(1)) * 3, -1)
+    logits = _blob_masks(8, 12, 20)[:, None]
+    meta = dict(batch_input_shape=(48, 80), img_shape=(45, 80),
+                ori_shape=(90, 160))
+    every = head.predict_video(probs, logits, [meta])[0]['track_results']
+    thr = float(every.scores[2])
+    shown = head.predict_video(probs, logits, [meta],
+                               score_thr=thr)[0]['track_results']
+    assert len(every) == 6 and len(shown) == 2
+    above = every[every.scores > thr]
+    for key in ('masks', 'scores', 'labels', 'bboxes', 'query_index'):
+        assert torch.equal(shown.get(key), above.get(key)), key
+
+
 def test_prompt_adapter_is_mmcvs_cross_attention():
     torch.manual_seed(0)
     adapter = PromptAdapter(32, 4).eval()
@@ -124,11 +143,34 @@ def test_prompt_adapter_is_mmcvs_cross_attention():
         expected = adapter.norm(
             adapter.cross_attn(query=kernels, key=pixels, value=pixels))
         cached = adapter(features, kernels, adapter.pixel_kv(features))
+        adapter.train()  # projects the pixels (dropout is 0)
+        trained = adapter(features, kernels)
+    # 4 heads x 5 prompts < 32 dims: attend_pixels, no pixel projected
     torch.testing.assert_close(refined, expected)
     torch.testing.assert_close(
         masks, torch.einsum('bpc,bchw->bphw', expected, features))
-    for a, b in zip(cached, (masks, iou, refined)):
-        assert torch.equal(a, b)
+    for a, b, c in zip(cached, trained, (masks, iou, refined)):
+        torch.testing.assert_close(a, c)
+        assert torch.equal(a, b)  # both through pixel_kv
+        assert not torch.equal(a, c)
+
+
+def test_attending_pixels_is_attention_over_projected_pixels():
+    """At the sizes of a 1024x1024 image (65k pixels) in fp32 and bf16."""
+    torch.manual_seed(0)
+    adapter = PromptAdapter(256, 8).eval()
+    features = torch.randn(1, 256, 128, 512)
+    queries = torch.randn(1, 10, 256)
+    with torch.no_grad():
+        keys, values = adapter.pixel_kv(features)
+        expected = F.scaled_dot_product_attention(
+            queries.view(1, 10, 8, 32).transpose(1, 2), keys, values)
+        expected = expected.transpose(1, 2).reshape(1, 10, 256)
+        got = adapter.attend_pixels(features, queries)
+        with torch.autocast('cpu', torch.bfloat16):
+            low = adapter.attend_pixels(features.bfloat16(), queries)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    assert (low.float() - expected).abs().max() < 0.02 * expected.abs().max()
 
 
 def test_predictor_kv_cache_gives_the_same_masks():
@@ -143,11 +185,16 @@ def test_predictor_kv_cache_gives_the_same_masks():
     plain = RapSAMPredictor(model, scale=(96, 64), cache_prompt_kv=False)
     cached.set_image(image)
     plain.set_image(image)
-    for points in ([[10, 10]], [[[40, 30]], [[70, 50]]]):
+    prompts = ([[10, 10]], [[[40, 30]], [[70, 50]]], [[10, 10]])
+    for i, points in enumerate(prompts):
         a, b = cached.predict(points=points), plain.predict(points=points)
-        np.testing.assert_array_equal(a['masks'], b['masks'])
-        np.testing.assert_array_equal(a['iou_scores'], b['iou_scores'])
-    assert cached._prompt_kv is not None and plain._prompt_kv is None
+        # The first predict of an image attends to the features, the
+        # next ones to the cached keys and values: equal up to rounding.
+        assert (cached._prompt_kv is not None) == (i > 0)
+        assert (a['masks'] == b['masks']).mean() > 0.999
+        np.testing.assert_allclose(a['iou_scores'], b['iou_scores'],
+                                   rtol=1e-5)
+    assert plain._prompt_kv is None
     cached.set_image(image[::-1].copy())
     assert cached._prompt_kv is None
 

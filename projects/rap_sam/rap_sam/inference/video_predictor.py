@@ -193,13 +193,13 @@ class VideoPredictor:
         objects = self.state.link(preds.objects)
         tracks = self.model.panoptic_fusion_head.predict_video(
             self.state.class_probs, objects.mask_logits[0][:, None],
-            [meta])[0]['track_results']
+            [meta], score_thr=self.score_thr)[0]['track_results']
         results = dict(masks=[], ids=[], scores=[], labels=[])
         shown = set()
         for i, slot in enumerate(tracks.query_index.tolist()):
-            score = float(tracks.scores[i])
-            if score <= self.score_thr or slot in shown:
+            if slot in shown:
                 continue
+            score = float(tracks.scores[i])
             shown.add(slot)
             if slot not in self.slot_ids:
                 self.slot_ids[slot] = self._new_id()

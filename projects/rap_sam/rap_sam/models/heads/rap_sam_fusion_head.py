@@ -412,7 +412,8 @@ class RapSAMFusionHead(MaskFormerFusionHead):
                       class_probs: Tensor,
                       frame_mask_logits: Tensor,
                       frame_metas: List[dict],
-                      rescale: bool = True) -> List[Dict]:
+                      rescale: bool = True,
+                      score_thr: Optional[float] = None) -> List[Dict]:
         """Per-frame results of a video whose queries are identities.
 
         Tracks: the ``test_cfg.max_per_video`` (default 10) best (query,
@@ -431,6 +432,10 @@ class RapSAMFusionHead(MaskFormerFusionHead):
             frame_metas (list[dict]): Metainfo of each frame
                 (``batch_input_shape``, ``img_shape``, ``ori_shape``).
             rescale (bool): Results at the original image size.
+            score_thr (float, optional): Drop the tracks scoring at most
+                this before their masks are resized (a streaming viewer
+                shows only those above it). Defaults to None: all
+                ``max_per_video`` tracks, as VIS mAP scores them.
 
         Returns:
             list[dict]: Per frame, ``track_results`` (:obj:`InstanceData`:
@@ -445,6 +450,10 @@ class RapSAMFusionHead(MaskFormerFusionHead):
         scores = class_probs[:, :-1]
         k = min(self.options.max_per_video, scores.numel())
         top_scores, top_idx = scores.flatten().topk(k)
+        if score_thr is not None:
+            shown = top_scores > score_thr
+            top_scores, top_idx = top_scores[shown], top_idx[shown]
+            k = len(top_idx)
         labels = top_idx % num_classes
         queries = top_idx // num_classes
         video_panoptic = self.options.video_panoptic_on
