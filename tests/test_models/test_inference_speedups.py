@@ -209,3 +209,22 @@ def test_misspelt_test_cfg_key_is_an_error():
                      [DetDataSample(metainfo=dict(
                          batch_input_shape=(8, 8), img_shape=(8, 8),
                          ori_shape=(8, 8)))])
+
+
+def test_mask_boxes_are_mmdets_mask2bbox():
+    from mmdet.structures.mask import mask2bbox
+    from rap_sam.models.utils import mask_boxes
+    gen = torch.Generator().manual_seed(0)
+    masks = torch.rand(7, 30, 41, generator=gen) > 0.97
+    masks[0] = False  # empty
+    masks[1] = False
+    masks[1, 4, 9] = True  # one pixel
+    masks[2] = False
+    masks[2, :, -1] = True  # touches the last column, every row
+    masks[3] = True  # everything
+    got = mask_boxes(masks)
+    assert got.dtype == torch.float32
+    assert torch.equal(got, mask2bbox(masks))
+    assert got[1].tolist() == [9, 4, 10, 5] and got[0].tolist() == [0] * 4
+    assert torch.equal(mask_boxes(masks.float()), got)
+    assert mask_boxes(masks[:0]).shape == (0, 4)

@@ -17,7 +17,7 @@ from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmdet.structures.mask import mask2bbox
+from ..utils.mask_boxes import mask_boxes
 from .head_outputs import PromptPredictions
 from .test_options import TestOptions
 
@@ -260,7 +260,7 @@ class RapSAMFusionHead(MaskFormerFusionHead):
         if len(queries) == 0:
             masks = lookup(queries).bool()
             return masks, masks.new_zeros(0, dtype=torch.float32), \
-                mask2bbox(masks)
+                mask_boxes(masks)
         scores, masks = [], None
         for i, query in enumerate(queries.split(1)):
             logits = lookup(query)[0]
@@ -268,9 +268,9 @@ class RapSAMFusionHead(MaskFormerFusionHead):
                 masks = logits.new_empty((len(queries), *logits.shape),
                                          dtype=torch.bool)
             binary = torch.gt(logits, 0, out=masks[i])
-            inside = logits.sigmoid().masked_fill_(logits <= 0, 0.).sum()
+            inside = logits.sigmoid().mul_(binary).sum()
             scores.append(inside / (binary.sum().float() + 1e-6))
-        return masks, torch.stack(scores), mask2bbox(masks)
+        return masks, torch.stack(scores), mask_boxes(masks)
 
     def instance_from_lookup(self, mask_cls: Tensor,
                              lookup: MaskLookup) -> InstanceData:
@@ -469,7 +469,7 @@ class RapSAMFusionHead(MaskFormerFusionHead):
                     masks=masks,
                     scores=top_scores,
                     labels=labels,
-                    bboxes=mask2bbox(masks),
+                    bboxes=mask_boxes(masks),
                     instances_id=torch.arange(k, device=masks.device),
                     query_index=queries))
             if video_panoptic:

@@ -1,4 +1,8 @@
 from .class_embeddings import load_class_embeddings, random_class_embeddings
+from .mask_boxes import mask_boxes
 from .query_linker import QueryLinker
 
-__all__ = ['QueryLinker', 'load_class_embeddings', 'random_class_embeddings']
+__all__ = [
+    'QueryLinker', 'load_class_embeddings', 'mask_boxes',
+    'random_class_embeddings'
+]
