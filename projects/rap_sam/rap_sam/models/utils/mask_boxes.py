@@ -6,10 +6,11 @@ from torch import Tensor
 
 
 def _span(present: Tensor) -> Tuple[Tensor, Tensor]:
-    """First index and last index + 1 of the True entries of each row."""
+    """First index and last index + 1 of the nonzero entries of each row
+    of a (N, L) uint8 tensor."""
     size = present.shape[1]
-    first = present.byte().argmax(1)
-    last = size - 1 - present.flip(1).byte().argmax(1)
+    first = present.argmax(1)
+    last = size - 1 - present.flip(1).argmax(1)
     return first, last + 1
 
 
@@ -30,12 +31,12 @@ def mask_boxes(masks: Tensor) -> Tensor:
     """
     if masks.dtype != torch.bool:
         masks = masks != 0
-    if masks.shape[0] == 0 or masks.numel() == 0:
+    if masks.numel() == 0:
         return masks.new_zeros((masks.shape[0], 4), dtype=torch.float32)
     pixels = masks.view(torch.uint8)
-    cols = pixels.amax(1).bool()  # (N, W)
-    rows = pixels.amax(2).bool()  # (N, H)
+    cols = pixels.amax(1)  # (N, W), 1 where a column holds the mask
+    rows = pixels.amax(2)  # (N, H)
     x1, x2 = _span(cols)
     y1, y2 = _span(rows)
     boxes = torch.stack([x1, y1, x2, y2], 1).float()
-    return boxes * (cols.any(1) & rows.any(1))[:, None]
+    return boxes * cols.amax(1, keepdim=True)
