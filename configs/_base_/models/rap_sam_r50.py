@@ -94,9 +94,8 @@ model = dict(
             type='HungarianAssigner',
             match_costs=[
                 dict(type='ClassificationCost', weight=2.0),
-                dict(
-                    type='CrossEntropyLossCost', weight=5.0,
-                    use_sigmoid=True),
+                # mmdet's CrossEntropyLossCost(use_sigmoid=True), 8x faster
+                dict(type='BinaryCrossEntropyCost', weight=5.0),
                 dict(type='DiceCost', weight=5.0, pred_act=True, eps=1.0)
             ]),
         sampler=dict(type='MaskPseudoSampler')),

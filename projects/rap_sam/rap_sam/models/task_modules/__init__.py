@@ -1,0 +1,3 @@
+from .match_costs import BinaryCrossEntropyCost
+
+__all__ = ['BinaryCrossEntropyCost']
