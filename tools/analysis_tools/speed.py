@@ -28,7 +28,7 @@ import torch
 
 from rap_sam.benchmark import (RunOptions, markdown_table, measure_task,
                                model_info, rap_sam_tasks)
-from rap_sam.inference import build_model
+from rap_sam.inference import build_model, keep_freed_memory
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,6 +52,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as the demos and compare_peers.py
     torch.manual_seed(0)
     opts = RunOptions(args.device, 'fp16' if args.half else 'fp32')
     model = opts.prepare(

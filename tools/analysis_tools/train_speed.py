@@ -1,5 +1,10 @@
 """Training iterations per second of a config on random panoptic batches.
 
+Each iteration is the runner's ``model.train_step``: data preprocessor,
+forward with losses, their parsing for the log, and the config's optimiser
+wrapper (backward, gradient clipping, step), with glibc's malloc set as the
+configs' runner sets it (``KeepFreedMemoryHook``).
+
 Example::
 
     python tools/analysis_tools/train_speed.py \
@@ -7,17 +12,21 @@ Example::
         --shapes 512x512 1280x736 --batch-size 2 --threads 2
 """
 import argparse
+import logging
 import statistics
 import time
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
+from mmengine.optim import build_optim_wrapper
 
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 import rap_sam  # noqa: F401  (registers the modules)
 from rap_sam.inference import use_random_embeddings
+from rap_sam.utils import keep_freed_memory
 
 
 def parse_args():
@@ -35,11 +44,16 @@ def main():
     args = parse_args()
     register_all_modules()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as KeepFreedMemoryHook in the runner
     torch.manual_seed(0)
     cfg = use_random_embeddings(Config.fromfile(args.config))
     cfg.model.data_preprocessor.batch_augments = None
     model = MODELS.build(cfg.model).train()
-    optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # one line per parameter group
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    logger.setLevel(level)
     head = model.panoptic_head
     print(f'{args.config}: batch {args.batch_size}, {args.threads} threads')
     print('| input | s / iter (median) | iter / s |')
@@ -55,12 +69,7 @@ def main():
         times = []
         for i in range(args.iters + 1):
             start = time.perf_counter()
-            data = model.data_preprocessor(packed, True)
-            losses = model(**data, mode='loss')
-            total = sum(v for k, v in losses.items() if 'loss' in k)
-            optim.zero_grad()
-            total.backward()
-            optim.step()
+            model.train_step(packed, optim_wrapper)
             if i:  # the first iteration warms up
                 times.append(time.perf_counter() - start)
         med = statistics.median(times)

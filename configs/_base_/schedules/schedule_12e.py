@@ -1,11 +1,14 @@
 # The paper's recipe: AdamW 1e-4, weight decay 0.05, backbone lr x0.1,
 # no decay on norms and embeddings, 12 epochs with steps at 8 and 11.
+# fused=True: torch's one-kernel-per-tensor AdamW (CPU and CUDA), half the
+# optimiser time of the per-op loop on CPU (mmengine makes a parameter group
+# per tensor, 293 for R18); same update up to float rounding.
 max_epochs = 12
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(
         type='AdamW', lr=1e-4, weight_decay=0.05, eps=1e-8,
-        betas=(0.9, 0.999)),
+        betas=(0.9, 0.999), fused=True),
     clip_grad=dict(max_norm=0.01, norm_type=2),
     paramwise_cfg=dict(
         custom_keys=dict(

@@ -1,4 +1,4 @@
-from .allocator import keep_freed_memory
+from ..utils.allocator import keep_freed_memory
 from .image_io import image_files, to_rgb_uint8
 from .int8_backbone import Int8Backbone, quantize_backbone
 from .precision import PRECISIONS, autocast, resolve_precision
