@@ -3,6 +3,7 @@ from .clip_targets import clip_targets, clip_to_frames, frames_to_clip
 from .decoder_stage import DynamicConvDecoderStage
 from .head_outputs import (HeadPredictions, ObjectPredictions,
                            PromptPredictions)
+from .mask2former_losses import Mask2FormerLosses
 from .mask_pooling import hard_mask_pool
 from .prompt_encoder import PromptEncoder
 from .prompt_loss import PromptLoss
@@ -13,7 +14,8 @@ from .text_classifier import OpenVocabClassifier
 from .video_track_state import VideoTrackState
 
 __all__ = [
-    'DynamicConvDecoderStage', 'HeadPredictions', 'ObjectAdapter',
+    'DynamicConvDecoderStage', 'HeadPredictions', 'Mask2FormerLosses',
+    'ObjectAdapter',
     'ObjectPredictions', 'OpenVocabClassifier', 'PromptAdapter',
     'PromptEncoder', 'PromptLoss', 'PromptPredictions', 'RapSAMFusionHead',
     'RapSAMHead', 'TestOptions', 'VideoTrackState', 'clip_targets',

@@ -7,10 +7,10 @@ from mmcv.ops import point_sample
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmdet.models.utils import get_uncertain_point_coords_with_randomness
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, reduce_mean
+from ..utils import uncertain_point_coords
 
 
 def dice_coefficient(point_logits: Tensor, point_targets: Tensor) -> Tensor:
@@ -66,7 +66,7 @@ class PromptLoss(BaseModule):
         loss_iou (dict): IoU-prediction loss.
         num_points (int): Points sampled per mask. Defaults to 12544.
         oversample_ratio (float): See
-            :func:`get_uncertain_point_coords_with_randomness`.
+            :func:`uncertain_point_coords`.
         importance_sample_ratio (float): Ditto.
         bounded_iou (bool): See above. Defaults to False.
     """
@@ -153,8 +153,8 @@ class PromptLoss(BaseModule):
             zero = mask_logits.sum() + iou_logits.sum()
             return zero, zero, zero
         with torch.no_grad():
-            coords = get_uncertain_point_coords_with_randomness(
-                mask_logits.unsqueeze(1), None, self.num_points,
+            coords = uncertain_point_coords(
+                mask_logits.unsqueeze(1), self.num_points,
                 self.oversample_ratio, self.importance_sample_ratio)
             point_targets = point_sample(targets.unsqueeze(1),
                                          coords).squeeze(1)

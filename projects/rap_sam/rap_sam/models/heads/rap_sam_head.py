@@ -6,7 +6,6 @@ import torch.nn as nn
 from mmengine.model import BaseModule, ModuleList
 from torch import Tensor
 
-from mmdet.models.dense_heads import Mask2FormerHead
 from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures import SampleList, TrackSampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
@@ -15,6 +14,7 @@ from .clip_targets import batch_clip_targets, frames_to_clip
 from .decoder_stage import DynamicConvDecoderStage
 from .head_outputs import (HeadPredictions, ObjectPredictions,
                            PromptPredictions)
+from .mask2former_losses import Mask2FormerLosses
 
 HeadOutputs = Dict[str, List[Tensor]]
 
@@ -30,7 +30,7 @@ def _decoder_features(features: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class RapSAMHead(Mask2FormerHead):
+class RapSAMHead(Mask2FormerLosses):
     """The decoder of RAP-SAM, shared by object and prompt queries.
 
     `RAP-SAM: Towards Real-Time All-Purpose Segment Anything
@@ -46,8 +46,9 @@ class RapSAMHead(Mask2FormerHead):
     :class:`OpenVocabClassifier`.
 
     Training reuses :class:`Mask2FormerHead`'s targets and losses for object
-    queries (Hungarian matching on point-sampled costs; CE, BCE and Dice on
-    importance-sampled points) on every stage and the adapter. Prompt
+    queries, sampled faster by :class:`Mask2FormerLosses` (Hungarian
+    matching on point-sampled costs; CE, BCE and Dice on importance-sampled
+    points) on every stage and the adapter. Prompt
     queries are paired with their own mask (no matching, no class loss)
     and also learn to predict their mask IoU. Video clips (T frames) are
     decoded as one tall map (see :func:`frames_to_clip`), so a query is an

@@ -1,8 +1,9 @@
 from .class_embeddings import load_class_embeddings, random_class_embeddings
 from .mask_boxes import mask_boxes
+from .point_sampling import uncertain_point_coords
 from .query_linker import QueryLinker
 
 __all__ = [
     'QueryLinker', 'load_class_embeddings', 'mask_boxes',
-    'random_class_embeddings'
+    'random_class_embeddings', 'uncertain_point_coords'
 ]
