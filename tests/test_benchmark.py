@@ -1,5 +1,6 @@
 """The speed benchmark's library: measuring, tasks, peers and reports."""
 import json
+import time
 
 import pytest
 import torch
@@ -36,6 +37,22 @@ def test_peak_memory_sees_a_large_cpu_allocation():
         x.add_(1)
         del x
     assert mem.peak_mb > 32
+
+
+def test_peak_memory_sees_allocations_from_kept_memory():
+    # keep_freed_memory (the benchmark's setting) keeps 64 MiB of freed
+    # blocks in the heap: a 16 MiB tensor taken from them adds no resident
+    # memory (RSS sampling read 1.7 MiB), but it is still 16 MiB of tensor.
+    from rap_sam.utils import keep_freed_memory
+    keep_freed_memory()
+    blocks = [torch.ones(16 * 2**20 // 4) for _ in range(4)]
+    del blocks
+    with benchmark.PeakMemory('cpu', interval=1e-4) as mem:
+        x = torch.ones(16 * 2**20 // 4)
+        x.add_(1)
+        time.sleep(0.01)
+        del x
+    assert mem.peak_mb > 12
 
 
 def test_flops_count_the_deformable_convs():

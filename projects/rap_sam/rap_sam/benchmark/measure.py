@@ -1,8 +1,11 @@
 """Latency, FLOPs and peak memory of one callable."""
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import resource
 import statistics
+import sys
 import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence
@@ -124,15 +127,43 @@ def _rss_bytes() -> Optional[int]:
         return None
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        'arena', 'ordblks', 'smblks', 'hblks', 'hblkhd', 'usmblks', 'fsmblks',
+        'uordblks', 'fordblks', 'keepcost')]
+
+
+def _malloc_in_use() -> Optional[Callable[[], int]]:
+    """A function giving the bytes glibc's malloc has handed out and not
+    taken back (heap and mmapped), or None without glibc >= 2.33."""
+    name = ctypes.util.find_library('c')
+    if name is None or not sys.platform.startswith('linux'):
+        return None
+    try:
+        mallinfo2 = ctypes.CDLL(name).mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _MallInfo2
+
+    def in_use() -> int:
+        info = mallinfo2()
+        return info.uordblks + info.hblkhd
+
+    return in_use
+
+
 class PeakMemory:
     """Peak memory that a block of work adds on top of what it starts with.
 
     On CUDA this is ``torch.cuda.max_memory_allocated`` (tensors of the
     caching allocator) above the allocation at entry. On the CPU, where
-    ``tracemalloc`` does not see torch's allocations, a thread samples the
-    process's resident set size every ``interval`` seconds; without /proc
-    the ``ru_maxrss`` high-water mark is used, which only shows growth past
-    the process's previous peak.
+    ``tracemalloc`` does not see torch's allocations, a thread samples
+    every ``interval`` seconds the bytes glibc's malloc has handed out
+    (``mallinfo2``: torch's CPU tensors come from malloc), or without glibc
+    the process's resident set size, which misses memory reused from
+    freed blocks (:func:`rap_sam.utils.keep_freed_memory` keeps them);
+    without /proc the ``ru_maxrss`` high-water mark is used, which only
+    shows growth past the process's previous peak.
 
     Args:
         device (str): 'cpu' or a CUDA device.
@@ -159,9 +190,9 @@ class PeakMemory:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            rss = _rss_bytes()
-            if rss is not None:
-                self._max = max(self._max, rss)
+            used = self._read()
+            if used is not None:
+                self._max = max(self._max, used)
             time.sleep(self.interval)
 
     def __enter__(self) -> 'PeakMemory':
@@ -171,13 +202,17 @@ class PeakMemory:
             self._base = torch.cuda.memory_allocated(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             return self
-        self._base = _rss_bytes()
+        self._read = _malloc_in_use()
+        self.method = 'malloc in use'
+        if self._read is None:
+            self._read = _rss_bytes
+            self.method = 'rss sampling'
+        self._base = self._read()
         if self._base is None:
             self.method = 'ru_maxrss'
             self._base = resource.getrusage(
                 resource.RUSAGE_SELF).ru_maxrss * 1024
             return self
-        self.method = 'rss sampling'
         self._max = self._base
         self._stop.clear()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -193,7 +228,7 @@ class PeakMemory:
         else:
             self._stop.set()
             self._thread.join()
-            peak = max(self._max, _rss_bytes() or 0)
+            peak = max(self._max, self._read() or 0)
         self.peak_bytes = max(0, peak - self._base)
 
 
