@@ -1,11 +1,8 @@
 """Latency, FLOPs and peak memory of one callable."""
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import resource
 import statistics
-import sys
 import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence
@@ -13,6 +10,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from rap_sam.utils import malloc_bytes_in_use
 
 
 def sync(device: str) -> None:
@@ -127,31 +126,6 @@ def _rss_bytes() -> Optional[int]:
         return None
 
 
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        'arena', 'ordblks', 'smblks', 'hblks', 'hblkhd', 'usmblks', 'fsmblks',
-        'uordblks', 'fordblks', 'keepcost')]
-
-
-def _malloc_in_use() -> Optional[Callable[[], int]]:
-    """A function giving the bytes glibc's malloc has handed out and not
-    taken back (heap and mmapped), or None without glibc >= 2.33."""
-    name = ctypes.util.find_library('c')
-    if name is None or not sys.platform.startswith('linux'):
-        return None
-    try:
-        mallinfo2 = ctypes.CDLL(name).mallinfo2
-    except (OSError, AttributeError):
-        return None
-    mallinfo2.restype = _MallInfo2
-
-    def in_use() -> int:
-        info = mallinfo2()
-        return info.uordblks + info.hblkhd
-
-    return in_use
-
-
 class PeakMemory:
     """Peak memory that a block of work adds on top of what it starts with.
 
@@ -202,9 +176,9 @@ class PeakMemory:
             self._base = torch.cuda.memory_allocated(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             return self
-        self._read = _malloc_in_use()
+        self._read = malloc_bytes_in_use
         self.method = 'malloc in use'
-        if self._read is None:
+        if malloc_bytes_in_use() is None:
             self._read = _rss_bytes
             self.method = 'rss sampling'
         self._base = self._read()

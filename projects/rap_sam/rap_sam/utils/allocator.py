@@ -1,12 +1,53 @@
-"""glibc malloc settings under which freed tensor memory is reused."""
+"""glibc malloc: settings under which freed tensor memory is reused, and
+the bytes it has handed out."""
 import ctypes
 import ctypes.util
+import functools
 import sys
+from typing import Optional
 
 # mallopt parameter numbers, from glibc's malloc.h.
 _M_TRIM_THRESHOLD = -1
 _M_TOP_PAD = -2
 _M_MMAP_THRESHOLD = -3
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        'arena', 'ordblks', 'smblks', 'hblks', 'hblkhd', 'usmblks', 'fsmblks',
+        'uordblks', 'fordblks', 'keepcost')]
+
+
+@functools.lru_cache(maxsize=None)
+def _libc() -> Optional[ctypes.CDLL]:
+    """The C library on Linux, or None."""
+    name = ctypes.util.find_library('c')
+    if name is None or not sys.platform.startswith('linux'):
+        return None
+    try:
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def _mallinfo2():
+    libc = _libc()
+    mallinfo2 = getattr(libc, 'mallinfo2', None)  # glibc >= 2.33
+    if mallinfo2 is not None:
+        mallinfo2.restype = _MallInfo2
+    return mallinfo2
+
+
+def malloc_bytes_in_use() -> Optional[int]:
+    """Bytes glibc's malloc has handed out and not taken back (heap and
+    mmapped blocks; torch's CPU tensors come from it), or None without
+    glibc >= 2.33."""
+    mallinfo2 = _mallinfo2()
+    if mallinfo2 is None:
+        return None
+    info = mallinfo2()
+    return info.uordblks + info.hblkhd
 
 
 def keep_freed_memory(pad_mb: int = 1024, mmap_threshold_mb: int = 32) -> bool:
@@ -40,16 +81,9 @@ def keep_freed_memory(pad_mb: int = 1024, mmap_threshold_mb: int = 32) -> bool:
     Returns:
         bool: Whether glibc took the settings (glibc on Linux only).
     """
-    if not sys.platform.startswith('linux'):
-        return False
-    name = ctypes.util.find_library('c')
-    if name is None:
+    mallopt = getattr(_libc(), 'mallopt', None)
+    if mallopt is None:
         return False
     settings = ((_M_MMAP_THRESHOLD, mmap_threshold_mb),
                 (_M_TRIM_THRESHOLD, pad_mb), (_M_TOP_PAD, pad_mb))
-    try:
-        libc = ctypes.CDLL(name)
-        return all(
-            libc.mallopt(param, int(mb) << 20) for param, mb in settings)
-    except (OSError, AttributeError):
-        return False
+    return all(mallopt(param, int(mb) << 20) for param, mb in settings)

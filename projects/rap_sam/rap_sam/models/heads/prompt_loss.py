@@ -3,14 +3,13 @@ from typing import Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmcv.ops import point_sample
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, reduce_mean
-from ..utils import uncertain_point_coords
+from ..utils import sample_uncertain_points
 
 
 def dice_coefficient(point_logits: Tensor, point_targets: Tensor) -> Tensor:
@@ -66,7 +65,7 @@ class PromptLoss(BaseModule):
         loss_iou (dict): IoU-prediction loss.
         num_points (int): Points sampled per mask. Defaults to 12544.
         oversample_ratio (float): See
-            :func:`uncertain_point_coords`.
+            :func:`sample_uncertain_points`.
         importance_sample_ratio (float): Ditto.
         bounded_iou (bool): See above. Defaults to False.
     """
@@ -152,14 +151,9 @@ class PromptLoss(BaseModule):
         if len(targets) == 0:
             zero = mask_logits.sum() + iou_logits.sum()
             return zero, zero, zero
-        with torch.no_grad():
-            coords = uncertain_point_coords(
-                mask_logits.unsqueeze(1), self.num_points,
-                self.oversample_ratio, self.importance_sample_ratio)
-            point_targets = point_sample(targets.unsqueeze(1),
-                                         coords).squeeze(1)
-        point_logits = point_sample(mask_logits.unsqueeze(1),
-                                    coords).squeeze(1)
+        point_logits, point_targets = sample_uncertain_points(
+            mask_logits, targets, self.num_points, self.oversample_ratio,
+            self.importance_sample_ratio)
         loss_dice = self.loss_dice(
             point_logits, point_targets, avg_factor=num_masks)
         loss_mask = self.loss_mask(

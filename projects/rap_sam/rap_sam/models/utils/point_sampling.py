@@ -1,4 +1,6 @@
 """Importance sampling of mask points for the training losses."""
+from typing import Tuple
+
 import torch
 from mmcv.ops import point_sample
 from torch import Tensor
@@ -44,3 +46,31 @@ def uncertain_point_coords(mask_logits: Tensor, num_points: int,
                              device=device)
         coords = torch.cat((coords, uniform), dim=1)
     return coords
+
+
+def sample_uncertain_points(mask_logits: Tensor, targets: Tensor,
+                            num_points: int, oversample_ratio: float,
+                            importance_sample_ratio: float
+                            ) -> Tuple[Tensor, Tensor]:
+    """Mask logits and their targets at :func:`uncertain_point_coords`, as
+    mmdet's Mask2Former losses sample them.
+
+    Args:
+        mask_logits (Tensor): (M, h, w) mask logits.
+        targets (Tensor): (M, H, W) target masks (any dtype; read as float).
+        num_points (int): Points per mask.
+        oversample_ratio (float): See :func:`uncertain_point_coords`.
+        importance_sample_ratio (float): Ditto.
+
+    Returns:
+        tuple[Tensor, Tensor]: (M, num_points) logits (with gradient) and
+        targets (without).
+    """
+    with torch.no_grad():
+        coords = uncertain_point_coords(mask_logits.unsqueeze(1), num_points,
+                                        oversample_ratio,
+                                        importance_sample_ratio)
+        point_targets = point_sample(targets.unsqueeze(1).float(),
+                                     coords).squeeze(1)
+    point_logits = point_sample(mask_logits.unsqueeze(1), coords).squeeze(1)
+    return point_logits, point_targets
