@@ -131,3 +131,25 @@ def test_reports(tmp_path):
     assert (tmp_path / 'chart.png').stat().st_size > 1000
     benchmark.write_json(str(tmp_path / 'out.json'), rows=rows)
     assert json.loads((tmp_path / 'out.json').read_text())['rows']
+
+
+def test_gemm_peaks_measure_every_path():
+    peaks = benchmark.gemm_peaks(size=128, repeat=2)
+    paths = [k for k in peaks if ' ' in k]
+    assert 'fp32 torch.mm' in paths and 'bf16 torch.mm' in paths
+    assert all(peaks[k] > 0 for k in peaks)
+    assert peaks['fp32'] == max(peaks[k] for k in paths
+                                if k.startswith('fp32'))
+    assert peaks['bf16'] == peaks['bf16 torch.mm']
+
+
+def test_efficiency_table_divides_flops_by_latency_and_peak():
+    rows = [
+        dict(model='R18', task='panoptic', gflops=100., median_s=0.5),
+        dict(model='R18', task='video', gflops=None, median_s=0.1),
+        dict(model='M2F', task='panoptic', gflops=500., median_s=5.),
+    ]
+    table = benchmark.efficiency_table(rows, ['R18'], 400., 'fp32')
+    assert '% of the fp32 peak (400)' in table
+    assert '| R18 | panoptic | 100.0 | 200 | 50 % |' in table
+    assert 'video' not in table and 'M2F' not in table

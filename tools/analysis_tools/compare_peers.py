@@ -57,7 +57,8 @@ from mmengine.config import DictAction
 
 from rap_sam.benchmark import (PEERS, PeerUnavailable, RunOptions, bar_chart,
                                breakdown_table, build_peer, check_targets,
-                               compare_deform_impls, det_inputs, load_image,
+                               compare_deform_impls, det_inputs,
+                               efficiency_table, gemm_peaks, load_image,
                                markdown_table, measure_tasks, model_info,
                                peer_ratios, profile_breakdown, rap_sam_tasks,
                                ratio_table, target_table, write_json)
@@ -253,6 +254,10 @@ def main() -> None:
         sys.exit('--labels needs one label per config')
     os.makedirs(args.out_dir, exist_ok=True)
     report: Dict = {}
+    if opts.device_type == 'cpu':
+        report['gemm_peaks'] = gemm_peaks()
+        print('GEMM peaks (GFLOP/s): ' + ', '.join(
+            f'{k} {v:.0f}' for k, v in report['gemm_peaks'].items()))
     start = time.time()
     rap_models, built = [], []
     for config, label in zip(args.configs, labels):
@@ -303,10 +308,23 @@ def main() -> None:
                f'warmup {args.warmup}, random weights')
     if args.cfg_options:
         setting += f', RAP-SAM cfg-options {args.cfg_options}'
+    peak_precision = 'fp32' if dtype == 'fp32' else 'bf16'
+    if 'gemm_peaks' in report:
+        peaks = report['gemm_peaks']
+        setting += ('; GEMM peak GFLOP/s: ' + ', '.join(
+            f'{k} {v:.0f}' for k, v in peaks.items()
+            if k not in ('fp32', 'bf16')))
     md = [f'Setting: {setting}.', '', markdown_table(rows), '',
           'Peer latency / RAP-SAM latency on the same task (above 1: '
           'RAP-SAM is faster):', '', ratio_table(ratios, rap_models), '',
           'Targets:', '', target_table(targets)]
+    if 'gemm_peaks' in report and not args.no_flops:
+        md += ['', 'Effective speed (FLOPs / median latency) against the '
+               'GEMM peak of the precision (the faster of torch.mm and '
+               'oneDNN):', '',
+               efficiency_table(rows, rap_models,
+                                report['gemm_peaks'][peak_precision],
+                                peak_precision)]
     if skipped:
         md += [''] + [f'Skipped {k}: {v}' for k, v in skipped.items()]
     for label, prof in report.get('profiles', {}).items():

@@ -122,6 +122,23 @@ def check_targets(rows: Sequence[Row],
     return out
 
 
+def efficiency_table(rows: Sequence[Row], rap_models: Sequence[str],
+                     peak_gflops: float, precision: str) -> str:
+    """Markdown table: each RAP-SAM model's effective GFLOP/s per task
+    (FLOPs / median latency) and its share of the precision's GEMM peak."""
+    lines = [
+        f'| model | task | GFLOPs | GFLOP/s | % of the {precision} peak '
+        f'({peak_gflops:.0f}) |', '|---|---|---|---|---|'
+    ]
+    for r in rows:
+        if r['model'] not in rap_models or not r.get('gflops'):
+            continue
+        rate = r['gflops'] / r['median_s']
+        lines.append(f"| {r['model']} | {r['task']} | {r['gflops']:.1f} | "
+                     f'{rate:.0f} | {100 * rate / peak_gflops:.0f} % |')
+    return '\n'.join(lines)
+
+
 def target_table(targets: Sequence[Dict[str, object]]) -> str:
     """Markdown table of :func:`check_targets`."""
     lines = [

@@ -1,13 +1,12 @@
 """One stage of RAP-SAM's pooling-based dynamic-convolution decoder."""
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
-import torch
 import torch.nn as nn
 from mmcv.cnn.bricks.transformer import FFN
 from mmseg.models.decode_heads.knet_head import KernelUpdator
 from torch import Tensor
 
-from .mask_pooling import hard_mask_pool
+from .pixel_features import PixelFeatures
 from .text_classifier import OpenVocabClassifier
 
 
@@ -77,28 +76,39 @@ class DynamicConvDecoderStage(nn.Module):
 
     def forward(
         self,
-        features: Tensor,
+        features: Union[Tensor, PixelFeatures],
         kernels: Tensor,
         mask_logits: Tensor,
         classifier: OpenVocabClassifier,
         attn_mask: Optional[Tensor] = None,
+        num_classified: Optional[int] = None,
+        num_masked: Optional[int] = None,
     ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         """Run the stage.
 
         Args:
-            features (Tensor): (B, C, H, W) pixel features.
+            features (Tensor | PixelFeatures): (B, C, H, W) pixel
+                features.
             kernels (Tensor): (B, N, C) queries.
             mask_logits (Tensor): (B, N, H, W) masks of the previous stage.
             classifier (OpenVocabClassifier): Scores projected queries.
             attn_mask (Tensor, optional): (N, N) bool, True where query i
                 may not attend to query j.
+            num_classified (int, optional): Classify only the first
+                queries (the object queries: prompts have no class).
+                Defaults to all.
+            num_masked (int, optional): Predict the masks of only the
+                first queries (those a later layer pools with). Defaults
+                to all.
 
         Returns:
-            tuple[Tensor]: class logits (B, N, K + 1), mask logits
-            (B, N, H, W), IoU logits (B, N) and updated queries (B, N, C).
+            tuple[Tensor]: class logits (B, N_cls, K + 1), mask logits
+            (B, N_mask, H, W), IoU logits (B, N) and updated queries
+            (B, N, C).
         """
         b, n, c = kernels.shape
-        pooled = hard_mask_pool(features, mask_logits, self.mask_threshold)
+        pixels = PixelFeatures.of(features)
+        pooled = pixels.pool(mask_logits, self.mask_threshold)
         kernels = self.kernel_update(pooled, kernels).reshape(b, n, c)
         attended = self.self_attn(
             kernels, kernels, kernels, attn_mask=attn_mask,
@@ -106,9 +116,9 @@ class DynamicConvDecoderStage(nn.Module):
         kernels = self.self_attn_norm(kernels + attended)
         kernels = self.ffn_norm(self.ffn(kernels))
         cls_logits = classifier(self.cls_proj(
-            self.cls_fcs(kernels))) / self.cls_temperature
+            self.cls_fcs(kernels[:, :num_classified]))) / self.cls_temperature
         mask_embeds = self.mask_fcs(kernels)
-        mask_logits = torch.einsum('bnc,bchw->bnhw',
-                                   self.mask_proj(mask_embeds), features)
+        mask_logits = pixels.mask_logits(
+            self.mask_proj(mask_embeds[:, :num_masked]))
         iou_logits = self.iou_head(mask_embeds).squeeze(-1)
         return cls_logits, mask_logits, iou_logits, kernels

@@ -5,6 +5,25 @@ import torch
 from torch import Tensor
 
 
+def binary_masks(mask_logits: Tensor, threshold: float,
+                 dtype: torch.dtype) -> Tensor:
+    """Each query's mask, 1 where its probability is above ``threshold``.
+
+    Args:
+        mask_logits (Tensor): (B, N, H, W) mask logits of the queries.
+        threshold (float): Probability threshold, in (0, 1).
+        dtype (torch.dtype): Of the result.
+
+    Returns:
+        Tensor: (B, N, H * W), 0 or 1, without gradient.
+    """
+    # sigmoid(x) > t  <=>  x > log(t / (1 - t)): no sigmoid over every pixel.
+    if not 0. < threshold < 1.:
+        raise ValueError(f'threshold must be in (0, 1), got {threshold}')
+    logit = math.log(threshold / (1 - threshold))
+    return (mask_logits.detach() > logit).to(dtype).flatten(2)
+
+
 def hard_mask_pool(features: Tensor,
                    mask_logits: Tensor,
                    threshold: float = 0.5) -> Tensor:
@@ -19,14 +38,9 @@ def hard_mask_pool(features: Tensor,
     Returns:
         Tensor: (B, N, C) pooled features. No gradient flows into the masks.
     """
-    # sigmoid(x) > t  <=>  x > log(t / (1 - t)): no sigmoid over every pixel.
-    if not 0. < threshold < 1.:
-        raise ValueError(f'threshold must be in (0, 1), got {threshold}')
-    hard_masks = (mask_logits.detach() > math.log(threshold /
-                                                  (1 - threshold))).to(
-                                                      features.dtype)
     # bmm with the features transposed in place, not einsum: the same
     # values in fp32, and no (C, H * W) transposing copy of the features in
     # bf16 (13x faster there).
-    return torch.bmm(hard_masks.flatten(2),
-                     features.flatten(2).transpose(1, 2))
+    return torch.bmm(
+        binary_masks(mask_logits, threshold, features.dtype),
+        features.flatten(2).transpose(1, 2))

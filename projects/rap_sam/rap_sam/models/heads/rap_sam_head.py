@@ -1,5 +1,5 @@
 """RAP-SAM head: shared dynamic-conv decoder, adapters, targets, losses."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -15,18 +15,47 @@ from .decoder_stage import DynamicConvDecoderStage
 from .head_outputs import (HeadPredictions, ObjectPredictions,
                            PromptPredictions)
 from .mask2former_losses import Mask2FormerLosses
+from .pixel_features import PixelFeatures, onednn_packing_available
 
 HeadOutputs = Dict[str, List[Tensor]]
 
 
-def _decoder_features(features: Tensor) -> Tensor:
+def _tracing() -> bool:
+    """Whether the code is being traced, compiled or exported, where the
+    plain products keep the graph portable (ONNX, other devices)."""
+    return (torch.jit.is_tracing() or torch.compiler.is_compiling()
+            or torch.onnx.is_in_onnx_export())
+
+
+def decoder_features(features: Union[Tensor, PixelFeatures],
+                     pack: Optional[bool] = None) -> PixelFeatures:
     """``features`` as the decoder's matmuls read them best: NCHW-contiguous
     (a channels-last map would be copied by each of them) and, under
-    autocast, in its dtype (else each would cast it)."""
+    autocast, in its dtype (else each would cast it).
+
+    Args:
+        features (Tensor | PixelFeatures): (B, C, H, W) stride-4 map; one
+            already prepared is returned as it is.
+        pack (bool, optional): Pack for oneDNN (see
+            :class:`PixelFeatures`). Defaults to packing fp32 maps on the
+            CPU without autograd, where it pays within one pass (R18,
+            1333x800 panoptic, 2 threads: decoder and post-processing
+            244 -> 139 ms); a bf16 map pays only when decoded again (a
+            predictor's re-prompts), as its products are faster unpacked;
+            never while tracing, compiling or exporting.
+    """
+    if isinstance(features, PixelFeatures):
+        return features
     device = features.device.type
     if torch.is_autocast_enabled(device):
         features = features.to(torch.get_autocast_dtype(device))
-    return features.contiguous()
+    features = features.contiguous()
+    if pack is None:
+        pack = (features.dtype == torch.float32
+                and not torch.is_grad_enabled()
+                and not _tracing()
+                and onednn_packing_available(features))
+    return PixelFeatures(features, pack)
 
 
 @MODELS.register_module()
@@ -230,16 +259,18 @@ class RapSAMHead(Mask2FormerLosses):
     # forward
     # ------------------------------------------------------------------
     def _decode(self,
-                features: Tensor,
+                features: Union[Tensor, PixelFeatures],
                 with_objects: bool = True,
                 prompt_queries: Optional[Tensor] = None,
                 prompt_kv: Optional[Tuple[Tensor, Tensor]] = None,
-                prompt_priors: Optional[Tensor] = None) -> HeadOutputs:
+                prompt_priors: Optional[Tensor] = None,
+                all_layers: bool = True) -> HeadOutputs:
         """Run the shared decoder and the adapters.
 
         Args:
-            features (Tensor): (B, C, H, W) stride-4 features (a clip's
-                frames stacked vertically for video).
+            features (Tensor | PixelFeatures): (B, C, H, W) stride-4
+                features (a clip's frames stacked vertically for video),
+                or a predictor's :func:`decoder_features` of them.
             with_objects (bool): Decode the object queries.
             prompt_queries (Tensor, optional): (B, P, C) prompt queries.
             prompt_kv (tuple[Tensor], optional): The prompt adapter's
@@ -253,6 +284,10 @@ class RapSAMHead(Mask2FormerLosses):
                 the prompt queries' features there. Without it, prompt
                 queries pool under their dot-product masks, as object
                 queries do.
+            all_layers (bool): The prompt masks of every layer (the
+                losses, parity checks). When False, the last stage skips
+                them: only the adapter's are a prediction, and its
+                cross-attention does not pool.
 
         Returns:
             dict[str, list[Tensor]]: per layer (stages, then adapter):
@@ -260,8 +295,8 @@ class RapSAMHead(Mask2FormerLosses):
             of object queries; ``prompt_mask_logits`` (B, P, H, W) and
             ``prompt_iou_logits`` (B, P) of prompt queries.
         """
-        features = _decoder_features(features)
-        b = features.shape[0]
+        pixels = decoder_features(features)
+        b = pixels.shape[0]
         parts = []
         if with_objects:
             parts.append(self.object_queries.weight[None].expand(b, -1, -1))
@@ -276,36 +311,38 @@ class RapSAMHead(Mask2FormerLosses):
                                          kernels.device)
         classifier = self.active_classifier
         if prompt_priors is None or prompt_queries is None:
-            mask_logits = torch.einsum('bnc,bchw->bnhw', kernels, features)
+            mask_logits = pixels.mask_logits(kernels)
         else:
             # Far beyond any pooling threshold: inside pooled, outside not.
-            prior_logits = prompt_priors.to(features.dtype) * 2e4 - 1e4
+            prior_logits = prompt_priors.to(pixels.dtype) * 2e4 - 1e4
             mask_logits = torch.cat([
-                torch.einsum('bnc,bchw->bnhw', kernels[:, :num_obj],
-                             features), prior_logits
+                pixels.mask_logits(kernels[:, :num_obj]), prior_logits
             ], dim=1)
         out: HeadOutputs = dict(
             cls_logits=[], mask_logits=[], prompt_mask_logits=[],
             prompt_iou_logits=[])
-        for stage in self.stages:
+        for i, stage in enumerate(self.stages):
+            last = i == len(self.stages) - 1
             cls_logits, mask_logits, iou_logits, kernels = stage(
-                features, kernels, mask_logits, classifier, attn_mask)
+                pixels, kernels, mask_logits, classifier, attn_mask,
+                num_classified=num_obj,
+                num_masked=None if all_layers or not last else num_obj)
             if with_objects:
-                out['cls_logits'].append(cls_logits[:, :num_obj])
+                out['cls_logits'].append(cls_logits)
                 out['mask_logits'].append(mask_logits[:, :num_obj])
             if prompt_queries is not None:
                 out['prompt_mask_logits'].append(mask_logits[:, num_obj:])
                 out['prompt_iou_logits'].append(iou_logits[:, num_obj:])
         if with_objects:
             cls_logits, obj_masks, obj_kernels = self.object_adapter(
-                features, kernels[:, :num_obj], mask_logits[:, :num_obj],
+                pixels, kernels[:, :num_obj], mask_logits[:, :num_obj],
                 classifier)
             out['cls_logits'].append(cls_logits)
             out['mask_logits'].append(obj_masks)
             out['object_embeds'] = [obj_kernels]
         if prompt_queries is not None:
             prompt_masks, prompt_iou, _ = self.prompt_adapter(
-                features, kernels[:, num_obj:], prompt_kv)
+                pixels, kernels[:, num_obj:], prompt_kv)
             out['prompt_mask_logits'].append(prompt_masks)
             out['prompt_iou_logits'].append(prompt_iou)
         return out
@@ -329,8 +366,8 @@ class RapSAMHead(Mask2FormerLosses):
                 x: Tuple[Tensor],
                 batch_data_samples: SampleList,
                 with_objects: Optional[bool] = None,
-                prompt_kv: Optional[Tuple[Tensor, Tensor]] = None
-                ) -> HeadOutputs:
+                prompt_kv: Optional[Tuple[Tensor, Tensor]] = None,
+                all_layers: bool = True) -> HeadOutputs:
         """Decode the queries a batch asks for, every layer.
 
         Prompt queries run when the samples carry ``prompt_instances``.
@@ -343,6 +380,7 @@ class RapSAMHead(Mask2FormerLosses):
                 one task). Without prompts they always run.
             prompt_kv (tuple[Tensor], optional): Cached pixel keys and
                 values of the prompt adapter (see :meth:`_decode`).
+            all_layers (bool): See :meth:`_decode`. Defaults to True.
 
         Returns:
             dict[str, list[Tensor]]: see :meth:`_decode`; also
@@ -364,7 +402,7 @@ class RapSAMHead(Mask2FormerLosses):
         if prompt_queries is None and not with_objects:
             with_objects = True
         out = self._decode(features, with_objects, prompt_queries, prompt_kv,
-                           priors)
+                           priors, all_layers)
         if prompt_queries is not None:
             out['prompt_valid'] = [valid]
         return out
@@ -468,7 +506,8 @@ class RapSAMHead(Mask2FormerLosses):
             :class:`RapSAMFusionHead`.
         """
         return self._predictions(
-            self(x, batch_data_samples, with_objects, prompt_kv))
+            self(x, batch_data_samples, with_objects, prompt_kv,
+                 all_layers=False))
 
     def predict_from_queries(
             self,
@@ -492,7 +531,7 @@ class RapSAMHead(Mask2FormerLosses):
             HeadPredictions: As :meth:`predict`.
         """
         out = self._decode(features, with_objects, prompt_queries,
-                           prompt_priors=prompt_priors)
+                           prompt_priors=prompt_priors, all_layers=False)
         if prompt_queries is not None:
             out['prompt_valid'] = [
                 prompt_valid if prompt_valid is not None else

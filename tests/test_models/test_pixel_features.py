@@ -1,0 +1,125 @@
+"""PixelFeatures: the decoder's products with the map, plain or packed."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rap_sam.models.heads import (PixelFeatures, PromptAdapter,
+                                  decoder_features, hard_mask_pool)
+from rap_sam.models.heads.pixel_features import onednn_packing_available
+
+needs_onednn = pytest.mark.skipif(
+    not onednn_packing_available(torch.zeros(1)),
+    reason='oneDNN linear packing is not available in this torch build')
+
+
+@needs_onednn
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize('num_queries', [0, 1, 10, 110])
+def test_packed_products_equal_the_plain_ones(dtype, num_queries):
+    torch.manual_seed(0)
+    features = torch.randn(2, 32, 23, 37).to(dtype)
+    queries = torch.randn(2, num_queries, 32).to(dtype)
+    mask_logits = torch.randn(2, num_queries, 23, 37)
+    plain, packed = PixelFeatures(features), PixelFeatures(features, True)
+    assert packed.packed and not plain.packed
+    expected_masks = torch.einsum('bnc,bchw->bnhw', queries, features)
+    expected_pool = hard_mask_pool(features, mask_logits, 0.5)
+    got_masks = packed.mask_logits(queries)
+    got_pool = packed.pool(mask_logits, 0.5)
+    assert got_masks.shape == expected_masks.shape
+    assert got_masks.dtype == expected_masks.dtype == dtype
+    assert got_pool.shape == expected_pool.shape == (2, num_queries, 32)
+    assert torch.equal(plain.mask_logits(queries), expected_masks)
+    assert torch.equal(plain.pool(mask_logits, 0.5), expected_pool)
+    if dtype == torch.bfloat16:
+        # the same oneDNN kernels accumulate in fp32 either way
+        assert torch.equal(got_masks, expected_masks)
+        assert torch.equal(got_pool, expected_pool)
+    else:
+        # fp32 sums of up to 851 products in another order
+        torch.testing.assert_close(got_masks, expected_masks, rtol=1e-5,
+                                   atol=1e-4)
+        torch.testing.assert_close(got_pool, expected_pool, rtol=1e-5,
+                                   atol=1e-4)
+
+
+@needs_onednn
+def test_packed_queries_are_cast_to_the_map_dtype():
+    features = torch.randn(1, 16, 8, 8).bfloat16()
+    queries = torch.randn(1, 3, 16)
+    got = PixelFeatures(features, True).mask_logits(queries)
+    assert got.dtype == torch.bfloat16
+    assert torch.equal(
+        got, torch.einsum('bnc,bchw->bnhw', queries.bfloat16(), features))
+
+
+def test_packing_a_map_it_cannot_is_an_error():
+    with pytest.raises(ValueError, match='fp32 or bf16'):
+        PixelFeatures(torch.randn(1, 8, 4, 4).half(), pack=True)
+
+
+def test_pool_threshold_outside_0_1_is_an_error():
+    with pytest.raises(ValueError, match='threshold'):
+        PixelFeatures(torch.randn(1, 8, 4, 4)).pool(
+            torch.randn(1, 2, 4, 4), 1.5)
+
+
+@needs_onednn
+def test_decoder_features_pack_fp32_without_autograd_only():
+    features = torch.randn(1, 8, 6, 5).contiguous(
+        memory_format=torch.channels_last)
+    with torch.no_grad():
+        fp32 = decoder_features(features)
+        with torch.autocast('cpu', torch.bfloat16):
+            bf16 = decoder_features(features)
+    with torch.enable_grad():
+        training = decoder_features(features)
+    assert fp32.packed and not bf16.packed and not training.packed
+    assert bf16.dtype == torch.bfloat16
+    assert fp32.tensor.is_contiguous() and torch.equal(fp32.tensor, features)
+    assert decoder_features(fp32) is fp32
+
+
+def test_gradients_flow_through_the_unpacked_products():
+    features = torch.randn(1, 8, 5, 5, requires_grad=True)
+    queries = torch.randn(1, 3, 8, requires_grad=True)
+    pixels = decoder_features(features)
+    assert not pixels.packed
+    (pixels.mask_logits(queries).sum() +
+     pixels.pool(torch.randn(1, 3, 5, 5)).sum()).backward()
+    assert features.grad is not None and queries.grad is not None
+
+
+@pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-5),
+                                       (torch.bfloat16, 0.02)])
+def test_attend_cached_is_scaled_dot_product_attention(dtype, tol):
+    """At the size of a 1024x1024 image's stride-4 map, with the values
+    in pixel_kv's eval layout."""
+    torch.manual_seed(0)
+    adapter = PromptAdapter(256, 8).eval()
+    features = torch.randn(1, 256, 64, 1024)
+    queries = torch.randn(1, 8, 10, 32).to(dtype)
+    with torch.no_grad(), torch.autocast(
+            'cpu', torch.bfloat16, enabled=dtype == torch.bfloat16):
+        keys, values = adapter.pixel_kv(features)
+        assert values.transpose(2, 3).is_contiguous()
+        expected = F.scaled_dot_product_attention(
+            queries.float(), keys.float(), values.float())
+        got = adapter.attend_cached(queries, keys, values)
+    assert got.dtype == keys.dtype == dtype
+    assert (got.float() - expected).abs().max() <= \
+        tol * expected.abs().max()
+
+
+@needs_onednn
+def test_traced_decoder_products_stay_portable():
+    features, queries = torch.randn(1, 8, 6, 5), torch.randn(1, 3, 8)
+
+    def products(x):
+        return decoder_features(x).mask_logits(queries)
+
+    with torch.no_grad():
+        assert decoder_features(features).packed
+        traced = torch.jit.trace(products, features)
+    assert 'mkldnn' not in str(traced.graph)
+    torch.testing.assert_close(traced(features), products(features))
