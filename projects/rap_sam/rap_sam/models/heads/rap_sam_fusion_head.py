@@ -18,6 +18,7 @@ from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..utils.mask_boxes import mask_boxes
+from ..utils.mask_resize import resize_masks
 from .head_outputs import PromptPredictions
 from .test_options import TestOptions
 
@@ -29,8 +30,9 @@ def resize_to_image(masks: Tensor, meta: dict, rescale: bool) -> MaskLookup:
 
     Bilinear to the padded input (``batch_input_shape``), crop to
     ``img_shape``, and with ``rescale`` bilinear to ``ori_shape``, as
-    :class:`MaskFormerFusionHead` does; a resize to the size the masks
-    already have is an identity and is skipped.
+    :class:`MaskFormerFusionHead` does (through :func:`resize_masks`, the
+    same values within the last bit, faster); a resize to the size the
+    masks already have is an identity and is skipped.
 
     Args:
         masks (Tensor): (N, h, w) mask logits, at stride 4 or at the padded
@@ -52,14 +54,10 @@ def resize_to_image(masks: Tensor, meta: dict, rescale: bool) -> MaskLookup:
     def resize(index: Tensor) -> Tensor:
         out = masks[index]
         if tuple(out.shape[-2:]) != pad_shape:
-            out = F.interpolate(
-                out[:, None], size=pad_shape, mode='bilinear',
-                align_corners=False)[:, 0]
+            out = resize_masks(out, pad_shape)
         out = out[:, :img_h, :img_w]
         if rescale and tuple(out.shape[-2:]) != ori_shape:
-            out = F.interpolate(
-                out[:, None], size=ori_shape, mode='bilinear',
-                align_corners=False)[:, 0]
+            out = resize_masks(out, ori_shape)
         return out
 
     def lookup(index: Tensor) -> Tensor:
@@ -94,9 +92,11 @@ class RapSAMFusionHead(MaskFormerFusionHead):
     masks at any resolution (the decoder's stride 4, or already at the
     padded input size), picks the queries each result needs and upsamples
     only those, through the same resizes (bilinear to the padded input,
-    crop to ``img_shape``, bilinear to ``ori_shape``): the panoptic map,
-    instance masks, boxes and labels are those of
-    :class:`MaskFormerFusionHead` bit for bit, the instance scores up to
+    crop to ``img_shape``, bilinear to ``ori_shape``; both through
+    :func:`resize_masks`, whose logits may differ from ``F.interpolate``'s
+    in the last bit): the panoptic map, instance masks, boxes and labels
+    are those of :class:`MaskFormerFusionHead` (the tests find them equal
+    bit for bit), the instance scores up to
     the order of a float sum (relative 1e-7). A resize to the size a mask
     already has is an identity and is skipped. The panoptic map is painted
     in one pass instead of one pass per kept query.
