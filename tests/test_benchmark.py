@@ -153,3 +153,16 @@ def test_efficiency_table_divides_flops_by_latency_and_peak():
     assert '% of the fp32 peak (400)' in table
     assert '| R18 | panoptic | 100.0 | 200 | 50 % |' in table
     assert 'video' not in table and 'M2F' not in table
+
+
+def test_flops_count_the_packed_decoder_products():
+    from rap_sam.models.heads import PixelFeatures
+    features, queries = torch.randn(1, 16, 8, 12), torch.randn(1, 5, 16)
+    plain, packed = PixelFeatures(features), PixelFeatures(features, True)
+    expected = 2 * 5 * 16 * 8 * 12
+    assert benchmark.count_flops(lambda: plain.mask_logits(queries)) == \
+        expected
+    assert benchmark.count_flops(lambda: packed.mask_logits(queries)) == \
+        expected
+    masks = torch.randn(1, 5, 8, 12)
+    assert benchmark.count_flops(lambda: packed.pool(masks)) == expected

@@ -88,14 +88,28 @@ def _deform_conv_hooks(modules: Sequence[nn.Module], extra: List[int]):
     ]
 
 
+def _packed_linear_flops(input_shape, weight_shape, *args, out_shape=None,
+                         **kwargs) -> int:
+    """oneDNN's packed linear (:class:`PixelFeatures`): (M, K) x (K, N)."""
+    rows = 1
+    for size in input_shape[:-1]:
+        rows *= size
+    return 2 * rows * input_shape[-1] * out_shape[-1]
+
+
+_EXTRA_FLOPS = {}
+if hasattr(torch.ops.mkldnn, '_linear_pointwise'):
+    _EXTRA_FLOPS[torch.ops.mkldnn._linear_pointwise] = _packed_linear_flops
+
+
 def count_flops(fn: Callable[[], object],
                 modules: Sequence[nn.Module] = ()) -> float:
     """FLOPs of one call of ``fn``.
 
     Counts aten ops with :class:`FlopCounterMode` (matmuls, convolutions,
-    attention) plus the deformable convs of ``modules`` run on
-    torchvision's kernel. Elementwise ops, interpolation and sampling are
-    not counted (as in fvcore and mmengine's counters).
+    attention, and oneDNN's packed linear) plus the deformable convs of
+    ``modules`` run on torchvision's kernel. Elementwise ops, interpolation
+    and sampling are not counted (as in fvcore and mmengine's counters).
 
     Args:
         fn (Callable): The work of one run.
@@ -107,7 +121,7 @@ def count_flops(fn: Callable[[], object],
     """
     extra = [0]
     hooks = _deform_conv_hooks(modules, extra)
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=_EXTRA_FLOPS)
     try:
         with counter:
             fn()

@@ -199,7 +199,7 @@ class RapSAMPredictor:
     the second computes and caches the prompt adapter's pixel keys and
     values (:meth:`PromptAdapter.pixel_kv`), so that re-prompting the
     image runs only the query side of the decoder (1024x1024, 10 clicks,
-    bf16: first prompt 24 ms of attention instead of 69, re-prompts 4),
+    bf16: first prompt 24 ms of attention instead of 69, re-prompts 6),
     and packs the features for oneDNN (:class:`PixelFeatures`, on CPUs:
     each decoder layer's products with the map 3-7x faster). The two give
     the same masks up to float rounding.
