@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
 from mmdet.structures import DetDataSample
 from rap_sam.models.heads import PromptAdapter, RapSAMFusionHead
+from rap_sam.models.heads.pixel_features import onednn_packing_available
 
 
 def _blob_masks(num: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
@@ -196,8 +197,13 @@ def test_predictor_kv_cache_gives_the_same_masks():
         np.testing.assert_allclose(a['iou_scores'], b['iou_scores'],
                                    rtol=1e-5)
     assert plain._prompt_kv is None
+    # the re-prompting predictor packed the features for oneDNN
+    assert cached._pixels is not None and plain._pixels is None
+    assert cached._pixels.packed == onednn_packing_available(cached.features)
+    np.testing.assert_array_equal(cached.panoptic()['panoptic_seg'],
+                                  plain.panoptic()['panoptic_seg'])
     cached.set_image(image[::-1].copy())
-    assert cached._prompt_kv is None
+    assert cached._prompt_kv is None and cached._pixels is None
 
 
 def test_misspelt_test_cfg_key_is_an_error():
