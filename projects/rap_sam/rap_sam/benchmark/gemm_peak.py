@@ -8,20 +8,15 @@ for convolutions and bf16 matmuls, runs AVX-512 there. On this project's
 AMD EPYC (2 threads): fp32 215 GFLOP/s through MKL, 490-507 through
 oneDNN; bf16 900-950. The peak of a precision is the larger of its paths.
 """
-import time
 from typing import Dict
 
 import torch
 
+from .measure import time_it
+
 
 def _gflops(fn, flops: float, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return flops / min(times) / 1e9
+    return flops / min(time_it(fn, repeat=repeat)['times_s']) / 1e9
 
 
 def gemm_peaks(size: int = 2048, repeat: int = 5) -> Dict[str, float]:

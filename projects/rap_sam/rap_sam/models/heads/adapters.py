@@ -123,7 +123,8 @@ class PromptAdapter(nn.Module):
         On the CPU, for a few queries over many pixels, this is faster than
         ``F.scaled_dot_product_attention``, whose flash kernel repacks the
         keys and values block by block (1024x1024 image, 10 prompts, bf16:
-        10.0 -> 4.3 ms; the same masks within float rounding).
+        10.2 -> 5.8 ms; 100 prompts 67.9 -> 29.7 ms; the same masks within
+        float rounding).
 
         Args:
             queries (Tensor): (B, heads, P, D).

@@ -15,6 +15,15 @@ def onednn_packing_available(features: Tensor) -> bool:
             and hasattr(torch.ops.mkldnn, '_reorder_linear_weight'))
 
 
+def _packed_matmul(inputs: Tensor, weights: List[Tensor]) -> Tensor:
+    """(B, M, K) inputs times each image's packed (N, K) weight:
+    (B, M, N)."""
+    return torch.stack([
+        torch.ops.mkldnn._linear_pointwise(x, weight, None, 'none', [], '')
+        for x, weight in zip(inputs, weights)
+    ])
+
+
 class PixelFeatures:
     """A (B, C, H, W) map as every decoder layer multiplies it.
 
@@ -28,8 +37,9 @@ class PixelFeatures:
     threads, 65k pixels, 10 queries) mask logits 2.4 -> 0.7 ms in bf16 and
     11.2 -> 1.6 ms in fp32 (MKL's fp32 GEMM runs its AVX2 code on AMD
     CPUs, oneDNN AVX-512). Packing costs about 22 ms (bf16) or 25 ms (fp32)
-    per image, so it pays where an image is decoded again and again: a
-    predictor's re-prompts.
+    per image: in bf16 it pays where an image is decoded again and again
+    (a predictor's re-prompts), in fp32 within one pass (see
+    :func:`decoder_features`).
 
     Args:
         features (Tensor): (B, C, H, W), NCHW-contiguous in the dtype the
@@ -87,12 +97,8 @@ class PixelFeatures:
         if not self.packed or queries.shape[1] == 0:
             return torch.einsum('bnc,bchw->bnhw', queries, self.tensor)
         b, c, h, w = self.tensor.shape
-        queries = queries.to(self.tensor.dtype)
-        return torch.stack([
-            torch.ops.mkldnn._linear_pointwise(q, weight, None, 'none', [],
-                                               '')
-            for q, weight in zip(queries, self._mask_weights)
-        ]).view(b, -1, h, w)
+        return _packed_matmul(queries.to(self.tensor.dtype),
+                              self._mask_weights).view(b, -1, h, w)
 
     def pool(self, mask_logits: Tensor, threshold: float = 0.5) -> Tensor:
         """Sum the features under each query's binarised mask.
@@ -108,9 +114,6 @@ class PixelFeatures:
         """
         if not self.packed or mask_logits.shape[1] == 0:
             return hard_mask_pool(self.tensor, mask_logits, threshold)
-        hard_masks = binary_masks(mask_logits, threshold, self.tensor.dtype)
-        return torch.stack([
-            torch.ops.mkldnn._linear_pointwise(m, weight, None, 'none', [],
-                                               '')
-            for m, weight in zip(hard_masks, self._pool_weights)
-        ])
+        return _packed_matmul(
+            binary_masks(mask_logits, threshold, self.tensor.dtype),
+            self._pool_weights)
