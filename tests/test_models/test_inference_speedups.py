@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
 from mmdet.structures import DetDataSample
 from rap_sam.models.heads import PromptAdapter, RapSAMFusionHead
-from rap_sam.models.heads.pixel_features import onednn_packing_available
+from rap_sam.models.heads.pixel_features import (PixelFeatures,
+                                                 onednn_packing_available)
 
 
 def _blob_masks(num: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
@@ -169,9 +170,13 @@ def test_attending_pixels_is_attention_over_projected_pixels():
             queries.view(1, 10, 8, 32).transpose(1, 2), keys, values)
         expected = expected.transpose(1, 2).reshape(1, 10, 256)
         got = adapter.attend_pixels(features, queries)
+        packed = adapter.attend_pixels(PixelFeatures(features, pack=True),
+                                       queries)
         with torch.autocast('cpu', torch.bfloat16):
             low = adapter.attend_pixels(features.bfloat16(), queries)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    # packed for oneDNN: the same products, summed in another order
+    torch.testing.assert_close(packed, expected, rtol=1e-5, atol=1e-5)
     assert (low.float() - expected).abs().max() < 0.02 * expected.abs().max()
 
 

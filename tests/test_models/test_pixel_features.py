@@ -1,4 +1,6 @@
 """PixelFeatures: the decoder's products with the map, plain or packed."""
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -123,3 +125,22 @@ def test_traced_decoder_products_stay_portable():
         traced = torch.jit.trace(products, features)
     assert 'mkldnn' not in str(traced.graph)
     torch.testing.assert_close(traced(features), products(features))
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize('threshold', [0.5, 0.3])
+def test_binary_masks_are_the_thresholded_probabilities(dtype, threshold):
+    from rap_sam.models.heads.mask_pooling import binary_masks
+    torch.manual_seed(0)
+    logits = torch.randn(2, 5, 7, 9).to(dtype)
+    logits[0, 0, 0] = 0.  # ties and signed zeros are below the threshold
+    logits[0, 1, 0] = -0.
+    logit = math.log(threshold / (1 - threshold))
+    got = binary_masks(logits, threshold, dtype)
+    # sigmoid(x) > threshold, i.e. x > logit(threshold)
+    expected = (logits.double() > logit).to(dtype).flatten(2)
+    assert 0 < expected.mean() < 1
+    assert got.dtype == dtype and got.shape == (2, 5, 63)
+    assert torch.equal(got, expected)
+    assert torch.equal(binary_masks(logits, threshold, torch.float32),
+                       expected.float())

@@ -139,7 +139,8 @@ class PromptAdapter(nn.Module):
                               keys.to(queries.dtype).transpose(2, 3))
         return torch.matmul(scores.softmax(-1), values.to(queries.dtype))
 
-    def attend_pixels(self, features: Tensor, queries: Tensor) -> Tensor:
+    def attend_pixels(self, features: Union[Tensor, PixelFeatures],
+                      queries: Tensor) -> Tensor:
         """The cross-attention of projected queries to the pixels, with no
         pixel projected.
 
@@ -154,8 +155,13 @@ class PromptAdapter(nn.Module):
         the first prompts of an image (1024x1024, 10 prompts, bf16: 69 ->
         24 ms).
 
+        The two products with the pixels are those of every decoder layer
+        (:class:`PixelFeatures`' ``mask_logits`` and ``weighted_sum``), so
+        packed features serve them too (R18 1344x800, 10 prompts, fp32:
+        23 + 16 -> 8.4 + 8.1 ms).
+
         Args:
-            features (Tensor): (B, C, H, W) pixel features.
+            features (Tensor | PixelFeatures): (B, C, H, W) pixel features.
             queries (Tensor): (B, P, C) queries after the query projection.
 
         Returns:
@@ -163,6 +169,7 @@ class PromptAdapter(nn.Module):
             input of ``out_proj``), equal to scaled dot-product attention
             over :meth:`pixel_kv` up to float rounding.
         """
+        pixels = PixelFeatures.of(features)
         attn = self.cross_attn.attn
         b, p, c = queries.shape
         heads = self.num_heads
@@ -172,10 +179,9 @@ class PromptAdapter(nn.Module):
         key_queries = torch.einsum('bphd,hdc->bhpc',
                                    queries.view(b, p, heads, dims),
                                    key_weight) * dims**-0.5
-        pixels = features.flatten(2)  # (B, C, N)
-        scores = torch.bmm(key_queries.reshape(b, heads * p, c), pixels)
-        weights = scores.float().softmax(-1).to(scores.dtype)
-        attended = torch.bmm(weights, pixels.transpose(1, 2))
+        scores = pixels.mask_logits(key_queries.reshape(b, heads * p, c))
+        weights = scores.flatten(2).float().softmax(-1).to(pixels.dtype)
+        attended = pixels.weighted_sum(weights)
         values = torch.einsum('bhpc,hdc->bphd', attended.view(
             b, heads, p, c), value_weight).reshape(b, p, c)
         return values + attn.in_proj_bias[2 * c:]
@@ -208,7 +214,7 @@ class PromptAdapter(nn.Module):
                            attn.in_proj_bias[:c])
         if pixel_kv is None and not self.training and \
                 self.num_heads * p < c:
-            out = self.attend_pixels(features, queries)
+            out = self.attend_pixels(pixels, queries)
         else:
             if pixel_kv is None:
                 pixel_kv = self.pixel_kv(features)

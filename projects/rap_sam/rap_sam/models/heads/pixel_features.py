@@ -18,6 +18,9 @@ def onednn_packing_available(features: Tensor) -> bool:
 def _packed_matmul(inputs: Tensor, weights: List[Tensor]) -> Tensor:
     """(B, M, K) inputs times each image's packed (N, K) weight:
     (B, M, N)."""
+    if len(weights) == 1:  # no stacking copy of the (M, N) product
+        return torch.ops.mkldnn._linear_pointwise(inputs[0], weights[0], None,
+                                                  'none', [], '')[None]
     return torch.stack([
         torch.ops.mkldnn._linear_pointwise(x, weight, None, 'none', [], '')
         for x, weight in zip(inputs, weights)
@@ -114,6 +117,19 @@ class PixelFeatures:
         """
         if not self.packed or mask_logits.shape[1] == 0:
             return hard_mask_pool(self.tensor, mask_logits, threshold)
-        return _packed_matmul(
-            binary_masks(mask_logits, threshold, self.tensor.dtype),
-            self._pool_weights)
+        return self.weighted_sum(
+            binary_masks(mask_logits, threshold, self.tensor.dtype))
+
+    def weighted_sum(self, weights: Tensor) -> Tensor:
+        """Pixel weights x pixels: each row's weighted sum of the features.
+
+        Args:
+            weights (Tensor): (B, M, H * W) weight of each pixel, in the
+                features' dtype.
+
+        Returns:
+            Tensor: (B, M, C).
+        """
+        if not self.packed or weights.shape[1] == 0:
+            return torch.bmm(weights, self.tensor.flatten(2).transpose(1, 2))
+        return _packed_matmul(weights, self._pool_weights)
