@@ -52,6 +52,30 @@ def test_reprompting_reuses_the_cached_features(model, image):
     np.testing.assert_array_equal(a['masks'], b['masks'])
 
 
+def test_cpu_predictor_runs_channels_last_with_the_same_results(model,
+                                                                image):
+    import copy
+    plain = RapSAMPredictor(copy.deepcopy(model), scale=(160, 128),
+                            channels_last=False)
+    default = RapSAMPredictor(copy.deepcopy(model), scale=(160, 128))
+    assert default.channels_last and not plain.channels_last
+    assert default.model.backbone.conv1.weight.is_contiguous(
+        memory_format=torch.channels_last)
+    prompts = dict(
+        points=[[[50, 40]], [[100, 80]]],
+        boxes=[[30, 20, 80, 60], [90, 70, 110, 85]])
+    outs = []
+    for pred in (plain, default):
+        pred.set_image(image)
+        outs.append((pred.predict(**prompts), pred.panoptic()))
+    (a, pan_a), (b, pan_b) = outs
+    np.testing.assert_allclose(a['iou_scores'], b['iou_scores'], rtol=1e-4,
+                               atol=1e-5)
+    # the same masks up to the float rounding of pixels at the threshold
+    assert (a['masks'] != b['masks']).mean() < 1e-3
+    assert (pan_a['panoptic_seg'] != pan_b['panoptic_seg']).mean() < 1e-3
+
+
 @pytest.mark.parametrize('shape', [(90, 120), (90, 120, 1), (90, 120, 4)])
 def test_grayscale_and_rgba_images_are_accepted(model, shape):
     pred = RapSAMPredictor(model, scale=(160, 128))

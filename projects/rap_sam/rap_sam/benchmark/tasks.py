@@ -234,8 +234,11 @@ def rap_sam_tasks(model: nn.Module,
     ]
 
     prompt_rgb = load_image(PROMPT_SHAPE, image_path)
-    first = RapSAMPredictor(model, PROMPT_SHAPE[::-1], cache_prompt_kv)
-    cached = RapSAMPredictor(model, PROMPT_SHAPE[::-1], cache_prompt_kv)
+    layout = dict(channels_last=opts.channels_last)
+    first = RapSAMPredictor(model, PROMPT_SHAPE[::-1], cache_prompt_kv,
+                            **layout)
+    cached = RapSAMPredictor(model, PROMPT_SHAPE[::-1], cache_prompt_kv,
+                             **layout)
     with opts.context():
         cached.set_image(prompt_rgb)
         # the first re-prompt fills the pixel K/V cache, the next reuse it
@@ -261,8 +264,8 @@ def rap_sam_tasks(model: nn.Module,
                  lambda p=points: cached.predict(points=p), mods))
 
     frame = load_image(VIDEO_SHAPE, image_path)
-    image = RapSAMPredictor(model, scale=VIDEO_SHAPE[::-1])
-    video = VideoPredictor(model, scale=VIDEO_SHAPE[::-1])
+    image = RapSAMPredictor(model, scale=VIDEO_SHAPE[::-1], **layout)
+    video = VideoPredictor(model, scale=VIDEO_SHAPE[::-1], **layout)
 
     def image_panoptic():
         image.set_image(frame)

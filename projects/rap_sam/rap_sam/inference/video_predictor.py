@@ -39,6 +39,7 @@ class VideoPredictor:
         precision (str): See :class:`RapSAMPredictor`. Defaults to 'fp32'.
         calibration_images (Sequence, optional): For 'int8': see
             :class:`RapSAMPredictor` (frames of the video do).
+        channels_last (bool, optional): See :class:`RapSAMPredictor`.
     """
 
     def __init__(self,
@@ -47,11 +48,12 @@ class VideoPredictor:
                  score_thr: float = 0.5,
                  link_momentum: Optional[float] = None,
                  precision: str = 'fp32',
-                 calibration_images: Optional[Sequence[ImageLike]] = None
-                 ) -> None:
+                 calibration_images: Optional[Sequence[ImageLike]] = None,
+                 channels_last: Optional[bool] = None) -> None:
         self.image = RapSAMPredictor(
             model, scale, precision=precision,
-            calibration_images=calibration_images)
+            calibration_images=calibration_images,
+            channels_last=channels_last)
         self.model = model
         self.score_thr = score_thr
         self.link_momentum = link_momentum if link_momentum is not None \
