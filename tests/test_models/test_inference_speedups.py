@@ -240,3 +240,29 @@ def test_mask_boxes_are_mmdets_mask2bbox():
     assert got[1].tolist() == [9, 4, 10, 5] and got[0].tolist() == [0] * 4
     assert torch.equal(mask_boxes(masks.float()), got)
     assert mask_boxes(masks[:0]).shape == (0, 4)
+
+
+def test_mask_lookup_resizes_a_cached_query_once(monkeypatch):
+    import rap_sam.models.heads.rap_sam_fusion_head as fusion
+    calls, resize = [], fusion.resize_masks
+
+    def counted(masks, size):
+        calls.append(len(masks))
+        return resize(masks, size)
+
+    monkeypatch.setattr(fusion, 'resize_masks', counted)
+    masks = torch.randn(5, 10, 16)
+    meta = dict(batch_input_shape=(40, 64), img_shape=(40, 62),
+                ori_shape=(40, 62))
+    expected = F.interpolate(masks[:, None], size=(40, 64), mode='bilinear',
+                             align_corners=False)[:, 0, :, :62]
+    lookup = fusion.resize_to_image(masks, meta, rescale=True)
+    kept = lookup(torch.tensor([3, 1]), cache=True)
+    assert calls == [2]
+    torch.testing.assert_close(kept, expected[[3, 1]])
+    # 1 and 3 come from the cache, 0 and 4 are resized and not kept
+    again = lookup(torch.tensor([1, 0, 3, 4]))
+    assert calls == [2, 2]
+    torch.testing.assert_close(again, expected[[1, 0, 3, 4]])
+    lookup(torch.tensor([0]))
+    assert calls == [2, 2, 1]

@@ -40,6 +40,38 @@ def test_fpn_fuses_all_levels_into_one_stride4_map(size):
     assert all(f.grad.abs().sum() > 0 for f in feats)
 
 
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_channels_last_fpn_gives_the_same_map(dtype):
+    """The map is the 1x1 conv of cat([fused, coords]) in either layout;
+    an fp32 channels-last run keeps the layout (the decoder packs it),
+    every other run gives an NCHW-contiguous map."""
+    torch.manual_seed(0)
+    neck = LiteDeformFPN(in_channels=[8, 16, 32, 64], agg_channels=16,
+                         out_channels=24).eval()
+    torch.nn.init.normal_(neck.coord_conv.bias)
+    feats = [torch.randn(2, c, 24 // s, 40 // s)
+             for c, s in zip([8, 16, 32, 64], [1, 2, 4, 8])]
+    with torch.no_grad():
+        fused = neck.output_conv(torch.randn(2, 16, 24, 40))
+        expected = neck.coord_conv(
+            torch.cat([fused, neck.coord_channels(fused)], 1))
+        with torch.autocast('cpu', torch.bfloat16,
+                            enabled=dtype == torch.bfloat16):
+            plain = neck._coord_projection(fused.to(dtype))
+            channels_last = neck._coord_projection(
+                fused.to(dtype).contiguous(memory_format=torch.channels_last))
+        (whole, ) = neck.to(memory_format=torch.channels_last)([
+            f.to(memory_format=torch.channels_last) for f in feats])
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(
+        rtol=2e-2, atol=2e-2)
+    for got in (plain, channels_last):
+        assert got.dtype == dtype
+        torch.testing.assert_close(got.float(), expected, **tol)
+    assert plain.is_contiguous()
+    assert channels_last.is_contiguous() == (dtype != torch.float32)
+    assert whole.is_contiguous(memory_format=torch.channels_last)
+
+
 def test_fpn_rejects_wrong_number_of_levels():
     with pytest.raises(ValueError, match='4 input levels'):
         LiteDeformFPN(in_channels=[8, 16, 32])

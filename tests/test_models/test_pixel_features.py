@@ -78,8 +78,24 @@ def test_decoder_features_pack_fp32_without_autograd_only():
         training = decoder_features(features)
     assert fp32.packed and not bf16.packed and not training.packed
     assert bf16.dtype == torch.bfloat16
-    assert fp32.tensor.is_contiguous() and torch.equal(fp32.tensor, features)
+    # plain products read NCHW; packing reads either layout, kept as given
+    assert bf16.tensor.is_contiguous() and training.tensor.is_contiguous()
+    assert fp32.tensor is features
     assert decoder_features(fp32) is fp32
+
+
+@needs_onednn
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_a_channels_last_map_packs_to_the_same_products(dtype):
+    torch.manual_seed(0)
+    features = torch.randn(2, 32, 23, 37).to(dtype)
+    queries = torch.randn(2, 10, 32).to(dtype)
+    mask_logits = torch.randn(2, 10, 23, 37)
+    nchw = PixelFeatures(features, True)
+    nhwc = PixelFeatures(
+        features.contiguous(memory_format=torch.channels_last), True)
+    assert torch.equal(nhwc.mask_logits(queries), nchw.mask_logits(queries))
+    assert torch.equal(nhwc.pool(mask_logits), nchw.pool(mask_logits))
 
 
 def test_gradients_flow_through_the_unpacked_products():

@@ -9,7 +9,8 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet.structures import DetDataSample
-from ..models.heads import PixelFeatures, decoder_features
+from ..models.heads import (PixelFeatures, decoder_features,
+                            packed_by_default)
 from ..models.heads.pixel_features import onednn_packing_available
 from .image_io import ImageLike, to_rgb_uint8
 from .int8_backbone import Int8Backbone, quantize_backbone
@@ -277,9 +278,11 @@ class RapSAMPredictor:
         with autocast(self.precision, str(self.device)):
             features = self.model.extract_feat(inputs)[0]
         # Kept as the decoder reads it on every prompt: in its precision,
-        # NCHW-contiguous.
-        self.features = features.to(
-            precision_dtype(self.precision)).contiguous()
+        # and NCHW-contiguous unless it is packed (from either layout).
+        features = features.to(precision_dtype(self.precision))
+        if not packed_by_default(features):
+            features = features.contiguous()
+        self.features = features
         self._prompt_kv = None
         self._pixels = None
         self._prompted = False

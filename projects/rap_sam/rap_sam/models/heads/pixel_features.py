@@ -45,8 +45,10 @@ class PixelFeatures:
     :func:`decoder_features`).
 
     Args:
-        features (Tensor): (B, C, H, W), NCHW-contiguous in the dtype the
-            products run in.
+        features (Tensor): (B, C, H, W) in the dtype the products run in:
+            NCHW-contiguous, or, packed, also channels-last (a channels-last
+            map is packed as fast: it is transposed for the pooling weight
+            instead of the mask weight).
         pack (bool): Pack for oneDNN (CPU, fp32 or bf16; see
             :func:`onednn_packing_available`). Defaults to False.
     """

@@ -27,34 +27,39 @@ def _tracing() -> bool:
             or torch.onnx.is_in_onnx_export())
 
 
+def packed_by_default(features: Tensor) -> bool:
+    """Whether :func:`decoder_features` packs ``features`` (in its dtype)
+    for oneDNN: fp32 maps on the CPU without autograd, where it pays
+    within one pass (R18, 1333x800 panoptic, 2 threads: decoder and
+    post-processing 244 -> 139 ms); a bf16 map pays only when decoded
+    again (a predictor's re-prompts), as its products are faster unpacked;
+    never while tracing, compiling or exporting."""
+    return (features.dtype == torch.float32 and not torch.is_grad_enabled()
+            and not _tracing() and onednn_packing_available(features))
+
+
 def decoder_features(features: Union[Tensor, PixelFeatures],
                      pack: Optional[bool] = None) -> PixelFeatures:
-    """``features`` as the decoder's matmuls read them best: NCHW-contiguous
-    (a channels-last map would be copied by each of them) and, under
-    autocast, in its dtype (else each would cast it).
+    """``features`` as the decoder's matmuls read them best: under
+    autocast in its dtype (else each would cast it), and packed for oneDNN
+    or NCHW-contiguous (each plain product would copy a channels-last map;
+    packing reads either layout).
 
     Args:
         features (Tensor | PixelFeatures): (B, C, H, W) stride-4 map; one
             already prepared is returned as it is.
-        pack (bool, optional): Pack for oneDNN (see
-            :class:`PixelFeatures`). Defaults to packing fp32 maps on the
-            CPU without autograd, where it pays within one pass (R18,
-            1333x800 panoptic, 2 threads: decoder and post-processing
-            244 -> 139 ms); a bf16 map pays only when decoded again (a
-            predictor's re-prompts), as its products are faster unpacked;
-            never while tracing, compiling or exporting.
+        pack (bool, optional): Pack for oneDNN (see :class:`PixelFeatures`).
+            Defaults to :func:`packed_by_default`.
     """
     if isinstance(features, PixelFeatures):
         return features
     device = features.device.type
     if torch.is_autocast_enabled(device):
         features = features.to(torch.get_autocast_dtype(device))
-    features = features.contiguous()
     if pack is None:
-        pack = (features.dtype == torch.float32
-                and not torch.is_grad_enabled()
-                and not _tracing()
-                and onednn_packing_available(features))
+        pack = packed_by_default(features)
+    if not pack:
+        features = features.contiguous()
     return PixelFeatures(features, pack)
 
 
