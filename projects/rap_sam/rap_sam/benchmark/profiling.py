@@ -137,7 +137,7 @@ def compare_deform_impls(model: nn.Module, x: torch.Tensor,
                     0.01)
             feats = model.backbone(x)
             ref = None
-            for impl in ('torchvision', 'grid_sample'):
+            for impl in ('torchvision', 'grid_sample', 'gather'):
                 for c in convs:
                     c.impl = impl
                 out = model.neck(feats)[0]

@@ -22,8 +22,9 @@ class DeformUpsampleBlock(nn.Module):
         in_channels (int): Input channels.
         out_channels (int): Output channels.
         norm_cfg (dict): Norm layer config (BN, or SyncBN across GPUs).
-        deform_impl (str): Kernel of the deformable conv, ``'torchvision'``
-            or ``'grid_sample'`` (see :class:`ModulatedDeformConv2d`).
+        deform_impl (str): Kernel of the deformable conv: ``'auto'``,
+            ``'torchvision'``, ``'grid_sample'`` or ``'gather'`` (see
+            :class:`ModulatedDeformConv2d`).
     """
 
     def __init__(self,
@@ -74,8 +75,8 @@ class LiteDeformFPN(BaseModule):
         norm_cfg (dict): Norm of the upsampling blocks. Defaults to BN; use
             SyncBN for multi-GPU training.
         deform_impl (str): Kernel of the deformable convs: 'auto' (default:
-            torchvision's on CUDA, 'grid_sample' elsewhere), 'torchvision'
-            or 'grid_sample' (also the one for ONNX export). See
+            torchvision's on CUDA, 'gather' elsewhere), 'torchvision',
+            'grid_sample' (the one for ONNX export) or 'gather'. See
             :class:`ModulatedDeformConv2d`.
         init_cfg (dict, optional): Initialization config.
     """
@@ -154,7 +155,11 @@ class LiteDeformFPN(BaseModule):
             x = lateral + up
             levels[i] = x
         size = levels[0].shape[-2:]
-        fused = self.fuse_convs[0](levels[0]) + self.fuse_bias
+        fused = self.fuse_convs[0](levels[0])
+        # In the convs' dtype: under bf16 autocast an fp32 bias would turn
+        # the sums below into mixed-dtype adds (R18 1344x800, 2 threads:
+        # 19 ms each against 0.7).
+        fused = fused + self.fuse_bias.to(fused.dtype)
         for i in (1, 2, 3):
             fused = fused + F.interpolate(
                 self.fuse_convs[i](levels[i]),
