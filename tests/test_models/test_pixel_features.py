@@ -160,3 +160,46 @@ def test_binary_masks_are_the_thresholded_probabilities(dtype, threshold):
     assert torch.equal(got, expected)
     assert torch.equal(binary_masks(logits, threshold, torch.float32),
                        expected.float())
+
+
+@needs_onednn
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize('num_prompts', [1, 10])
+def test_packed_pixel_kv_attends_as_the_cached_matmuls(dtype, num_prompts):
+    from rap_sam.models.heads import PackedPixelKV
+    torch.manual_seed(0)
+    adapter = PromptAdapter(64, 4).eval()
+    features = torch.randn(2, 64, 30, 41).to(dtype)
+    queries = torch.randn(2, 4, num_prompts, 16).to(dtype)
+    with torch.no_grad(), torch.autocast(
+            'cpu', torch.bfloat16, enabled=dtype == torch.bfloat16):
+        keys, values = adapter.pixel_kv(features)
+        expected = adapter.attend_cached(queries, keys, values)
+        got = PackedPixelKV(keys, values).attend(queries)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    if dtype == torch.bfloat16:
+        assert torch.equal(got, expected)
+    else:
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@needs_onednn
+def test_prompt_adapter_with_packed_pixel_kv():
+    from rap_sam.models.heads import PackedPixelKV
+    torch.manual_seed(0)
+    adapter = PromptAdapter(64, 4).eval()
+    features = torch.randn(1, 64, 30, 41)
+    kernels = torch.randn(1, 20, 64)  # 4 heads x 20 prompts > 64 dims
+    with torch.no_grad():
+        kv = adapter.pixel_kv(features)
+        expected = adapter(features, kernels, kv)
+        got = adapter(features, kernels, PackedPixelKV(*kv))
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_packing_pixel_kv_it_cannot_is_an_error():
+    from rap_sam.models.heads import PackedPixelKV
+    keys = torch.randn(1, 2, 6, 4).half()
+    with pytest.raises(ValueError, match='fp32 or bf16'):
+        PackedPixelKV(keys, keys)

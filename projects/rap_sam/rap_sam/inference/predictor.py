@@ -11,7 +11,8 @@ from torch import Tensor
 from mmdet.structures import DetDataSample
 from ..models.heads import (PixelFeatures, decoder_features,
                             packed_by_default)
-from ..models.heads.pixel_features import onednn_packing_available
+from ..models.heads.pixel_features import (PackedPixelKV,
+                                           onednn_packing_available)
 from .image_io import ImageLike, to_rgb_uint8
 from .int8_backbone import Int8Backbone, quantize_backbone
 from .precision import autocast, precision_dtype, resolve_precision
@@ -201,9 +202,10 @@ class RapSAMPredictor:
     values (:meth:`PromptAdapter.pixel_kv`), so that re-prompting the
     image runs only the query side of the decoder (1024x1024, 10 clicks,
     bf16: first prompt 24 ms of attention instead of 69, re-prompts 6),
-    and packs the features for oneDNN (:class:`PixelFeatures`, on CPUs:
-    each decoder layer's products with the map 3-7x faster). The two give
-    the same masks up to float rounding.
+    and packs them and the features for oneDNN on CPUs
+    (:class:`PackedPixelKV`, :class:`PixelFeatures`: each decoder layer's
+    products with the map 3-7x faster). The two give the same masks up to
+    float rounding.
 
     Args:
         model (nn.Module): A :class:`RapSAM` model in eval mode.
@@ -255,7 +257,8 @@ class RapSAMPredictor:
         if channels_last:
             model.to(memory_format=torch.channels_last)
         self.features: Optional[Tensor] = None
-        self._prompt_kv: Optional[Tuple[Tensor, Tensor]] = None
+        self._prompt_kv: Optional[Union[Tuple[Tensor, Tensor],
+                                        PackedPixelKV]] = None
         self._pixels: Optional[PixelFeatures] = None
         self._prompted = False
         self._meta: Dict = {}
@@ -324,12 +327,11 @@ class RapSAMPredictor:
         with autocast(self.precision, str(self.device)):
             if self._prompt_kv is None and self._prompted and \
                     self.cache_prompt_kv:
-                self._prompt_kv = \
-                    self.model.panoptic_head.prompt_adapter.pixel_kv(
-                        self.features)
-                self._pixels = decoder_features(
-                    self.features,
-                    pack=onednn_packing_available(self.features))
+                pack = onednn_packing_available(self.features)
+                kv = self.model.panoptic_head.prompt_adapter.pixel_kv(
+                    self.features)
+                self._prompt_kv = PackedPixelKV(*kv) if pack else kv
+                self._pixels = decoder_features(self.features, pack=pack)
             prompt_kv = self._prompt_kv
             self._prompted = True
             result = self.model.predict_from_feats(

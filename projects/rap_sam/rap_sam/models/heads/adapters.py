@@ -8,7 +8,7 @@ from mmcv.cnn.bricks.transformer import MultiheadAttention
 from mmseg.models.decode_heads.knet_head import KernelUpdator
 from torch import Tensor
 
-from .pixel_features import PixelFeatures
+from .pixel_features import PackedPixelKV, PixelFeatures
 from .text_classifier import OpenVocabClassifier
 
 
@@ -190,16 +190,18 @@ class PromptAdapter(nn.Module):
         self,
         features: Union[Tensor, PixelFeatures],
         kernels: Tensor,
-        pixel_kv: Optional[Tuple[Tensor, Tensor]] = None
+        pixel_kv: Optional[Union[Tuple[Tensor, Tensor],
+                                 PackedPixelKV]] = None
     ) -> Tuple[Tensor, Tensor, Tensor]:
         """Refine prompt queries.
 
         Args:
             features (Tensor | PixelFeatures): (B, C, H, W) pixel features.
             kernels (Tensor): (B, P, C) prompt queries of the last stage.
-            pixel_kv (tuple[Tensor], optional): :meth:`pixel_kv` of
-                ``features``, when cached. Without it: :meth:`attend_pixels`
-                when that costs less, :meth:`pixel_kv` otherwise.
+            pixel_kv (tuple[Tensor] | PackedPixelKV, optional):
+                :meth:`pixel_kv` of ``features``, when cached (packed for
+                oneDNN or not). Without it: :meth:`attend_pixels` when that
+                costs less, :meth:`pixel_kv` otherwise.
 
         Returns:
             tuple[Tensor]: mask logits (B, P, H, W), IoU logits (B, P) and
@@ -218,14 +220,16 @@ class PromptAdapter(nn.Module):
         else:
             if pixel_kv is None:
                 pixel_kv = self.pixel_kv(features)
-            keys, values = pixel_kv
             queries = queries.view(b, p, self.num_heads, -1).transpose(1, 2)
-            if self.training or queries.device.type != 'cpu':
+            if isinstance(pixel_kv, PackedPixelKV):
+                out = pixel_kv.attend(queries)
+            elif self.training or queries.device.type != 'cpu':
+                keys, values = pixel_kv
                 out = F.scaled_dot_product_attention(
                     queries, keys.to(queries.dtype), values.to(queries.dtype),
                     dropout_p=attn.dropout if self.training else 0.)
             else:
-                out = self.attend_cached(queries, keys, values)
+                out = self.attend_cached(queries, *pixel_kv)
             out = out.transpose(1, 2).reshape(b, p, c)
         out = attn.out_proj(out)
         out = block.dropout_layer(block.proj_drop(out))

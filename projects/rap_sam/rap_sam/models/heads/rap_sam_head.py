@@ -15,7 +15,8 @@ from .decoder_stage import DynamicConvDecoderStage
 from .head_outputs import (HeadPredictions, ObjectPredictions,
                            PromptPredictions)
 from .mask2former_losses import Mask2FormerLosses
-from .pixel_features import PixelFeatures, onednn_packing_available
+from .pixel_features import (PackedPixelKV, PixelFeatures,
+                             onednn_packing_available)
 
 HeadOutputs = Dict[str, List[Tensor]]
 
@@ -267,7 +268,8 @@ class RapSAMHead(Mask2FormerLosses):
                 features: Union[Tensor, PixelFeatures],
                 with_objects: bool = True,
                 prompt_queries: Optional[Tensor] = None,
-                prompt_kv: Optional[Tuple[Tensor, Tensor]] = None,
+                prompt_kv: Optional[Union[Tuple[Tensor, Tensor],
+                                          PackedPixelKV]] = None,
                 prompt_priors: Optional[Tensor] = None,
                 all_layers: bool = True) -> HeadOutputs:
         """Run the shared decoder and the adapters.
@@ -278,11 +280,11 @@ class RapSAMHead(Mask2FormerLosses):
                 or a predictor's :func:`decoder_features` of them.
             with_objects (bool): Decode the object queries.
             prompt_queries (Tensor, optional): (B, P, C) prompt queries.
-            prompt_kv (tuple[Tensor], optional): The prompt adapter's
-                pixel keys and values of ``features``
-                (:meth:`PromptAdapter.pixel_kv`), cached by a predictor
-                that prompts the same image again. Computed when needed
-                otherwise.
+            prompt_kv (tuple[Tensor] | PackedPixelKV, optional): The
+                prompt adapter's pixel keys and values of ``features``
+                (:meth:`PromptAdapter.pixel_kv`, or packed), cached by a
+                predictor that prompts the same image again. Computed when
+                needed otherwise.
             prompt_priors (Tensor, optional): (B, P, H, W) bool, the
                 region each prompt points at
                 (:meth:`PromptEncoder.prior_masks`): the first stage pools
@@ -371,7 +373,8 @@ class RapSAMHead(Mask2FormerLosses):
                 x: Tuple[Tensor],
                 batch_data_samples: SampleList,
                 with_objects: Optional[bool] = None,
-                prompt_kv: Optional[Tuple[Tensor, Tensor]] = None,
+                prompt_kv: Optional[Union[Tuple[Tensor, Tensor],
+                                          PackedPixelKV]] = None,
                 all_layers: bool = True) -> HeadOutputs:
         """Decode the queries a batch asks for, every layer.
 
