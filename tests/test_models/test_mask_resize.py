@@ -44,14 +44,3 @@ def test_other_sizes_are_f_interpolate(size):
 
 def test_no_masks():
     assert resize_masks(torch.zeros(0, 4, 5), (16, 20)).shape == (0, 16, 20)
-
-
-def test_positive_is_greater_than_zero():
-    from rap_sam.models.utils import positive
-    logits = torch.randn(3, 17, 29)
-    logits[0, 0, :4] = torch.tensor([0., -0., 1e-38, -1e-38])
-    logits[1, 1, :2] = torch.tensor([float('inf'), float('-inf')])
-    got = positive(logits)
-    assert got.dtype == torch.bool
-    assert torch.equal(got, logits > 0)
-    assert torch.equal(positive(logits[:, :, 3:]), logits[:, :, 3:] > 0)

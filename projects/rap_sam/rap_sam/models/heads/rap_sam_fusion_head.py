@@ -18,7 +18,7 @@ from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..utils.mask_boxes import mask_boxes
-from ..utils.mask_resize import positive, resize_masks
+from ..utils.mask_resize import resize_masks
 from .head_outputs import PromptPredictions
 from .test_options import TestOptions
 
@@ -421,8 +421,7 @@ class RapSAMFusionHead(MaskFormerFusionHead):
                 logits = prompts.mask_logits[i].float()
                 scores = prompts.iou_scores[i][valid].float()
             masks = resize_to_image(logits, sample.metainfo, rescale)(index)
-            results.append(
-                InstanceData(masks=positive(masks), iou_scores=scores))
+            results.append(InstanceData(masks=masks > 0, iou_scores=scores))
         return results
 
     def predict_video(self,
@@ -480,7 +479,7 @@ class RapSAMFusionHead(MaskFormerFusionHead):
         results = []
         for t, meta in enumerate(frame_metas):
             lookup = resize_to_image(frame_mask_logits[:, t], meta, rescale)
-            masks = positive(lookup(queries, cache=video_panoptic))
+            masks = lookup(queries, cache=video_panoptic) > 0
             result = dict(
                 track_results=InstanceData(
                     masks=masks,

@@ -1,11 +1,11 @@
 from .class_embeddings import load_class_embeddings, random_class_embeddings
 from .mask_boxes import mask_boxes
-from .mask_resize import positive, resize_masks
+from .mask_resize import resize_masks
 from .point_sampling import sample_uncertain_points, uncertain_point_coords
 from .query_linker import QueryLinker
 
 __all__ = [
-    'QueryLinker', 'load_class_embeddings', 'mask_boxes', 'positive',
+    'QueryLinker', 'load_class_embeddings', 'mask_boxes',
     'random_class_embeddings', 'resize_masks', 'sample_uncertain_points',
     'uncertain_point_coords'
 ]
