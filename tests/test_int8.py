@@ -49,6 +49,9 @@ def test_int8_backbone_matches_fp32_and_takes_any_size():
     calibration = [torch.randn(1, 3, 96, 128) for _ in range(3)]
     int8 = Int8Backbone(backbone, calibration)
     assert not list(int8.parameters())  # the weights live in the graph
+    # its threads do not spin on the cores PyTorch runs on next
+    assert int8.session.get_session_options().get_session_config_entry(
+        'session.intra_op.allow_spinning') == '0'
     x = torch.randn(2, 3, 64, 160)  # another batch size and size
     with torch.no_grad():
         ref = backbone(x)
