@@ -146,6 +146,11 @@ def test_auto_deform_impl_is_gather_on_cpu():
     conv._gather_forward = lambda *a: calls.append(1) or torch.zeros(1)
     conv(x)
     assert calls == [1]
+    # traced (ONNX export), it is the kernel of standard ops
+    del conv._gather_forward
+    graph = torch.jit.trace(conv, x).graph
+    kinds = {node.kind() for node in graph.nodes()}
+    assert 'aten::grid_sampler' in kinds and 'aten::embedding_bag' not in kinds
 
 
 def test_unknown_deform_impl_is_refused():

@@ -75,9 +75,9 @@ class LiteDeformFPN(BaseModule):
         norm_cfg (dict): Norm of the upsampling blocks. Defaults to BN; use
             SyncBN for multi-GPU training.
         deform_impl (str): Kernel of the deformable convs: 'auto' (default:
-            torchvision's on CUDA, 'gather' elsewhere), 'torchvision',
-            'grid_sample' (the one for ONNX export) or 'gather'. See
-            :class:`ModulatedDeformConv2d`.
+            torchvision's on CUDA, 'grid_sample' while tracing or exporting
+            to ONNX, 'gather' otherwise), 'torchvision', 'grid_sample' or
+            'gather'. See :class:`ModulatedDeformConv2d`.
         init_cfg (dict, optional): Initialization config.
     """
 
