@@ -202,13 +202,18 @@ def test_predictor_kv_cache_gives_the_same_masks():
         np.testing.assert_allclose(a['iou_scores'], b['iou_scores'],
                                    rtol=1e-5)
     assert plain._prompt_kv is None
-    # the re-prompting predictor packed the features for oneDNN
-    assert cached._pixels is not None and plain._pixels is None
-    assert cached._pixels.packed == onednn_packing_available(cached.features)
+    # fp32 features are packed for oneDNN once, by set_image, and reused
+    packs = onednn_packing_available(cached.features)
+    assert cached._pixels.packed == packs
+    assert (plain._pixels is not None) == packs
+    assert plain.pixels is (plain._pixels if packs else plain.features)
     np.testing.assert_array_equal(cached.panoptic()['panoptic_seg'],
                                   plain.panoptic()['panoptic_seg'])
+    packed = cached._pixels
     cached.set_image(image[::-1].copy())
-    assert cached._prompt_kv is None and cached._pixels is None
+    assert cached._prompt_kv is None
+    assert (cached._pixels is not None) == packs
+    assert cached._pixels is not packed
 
 
 def test_misspelt_test_cfg_key_is_an_error():

@@ -165,7 +165,7 @@ class VideoPredictor:
                     prompts) > 1 else self._complete(prompts[0])
         with autocast(self.image.precision, str(self.image.device)):
             preds = self.model.panoptic_head.predict(
-                (self.image.features, ), [sample])
+                (self.image.pixels, ), [sample])
             results = self._objects(preds, meta)
             if preds.prompts is not None:
                 self._prompted_results(preds, sample, tracked,
