@@ -12,6 +12,8 @@ from typing import Dict
 
 import torch
 
+from ..models.heads.pixel_features import (onednn_linear,
+                                           onednn_packing_available)
 from .measure import time_it
 
 
@@ -37,13 +39,11 @@ def gemm_peaks(size: int = 2048, repeat: int = 5) -> Dict[str, float]:
     a = torch.randn(size, size, generator=gen)
     b = torch.randn(size, size, generator=gen)
     out = {'fp32 torch.mm': _gflops(lambda: a @ b, flops, repeat)}
-    if torch.backends.mkldnn.is_available() and hasattr(
-            torch.ops.mkldnn, '_reorder_linear_weight'):
+    if onednn_packing_available(b):
         weight = torch.ops.mkldnn._reorder_linear_weight(b.t().contiguous(),
                                                          size)
-        out['fp32 oneDNN'] = _gflops(
-            lambda: torch.ops.mkldnn._linear_pointwise(
-                a, weight, None, 'none', [], ''), flops, repeat)
+        out['fp32 oneDNN'] = _gflops(lambda: onednn_linear(a, weight), flops,
+                                     repeat)
     a16, b16 = a.bfloat16(), b.bfloat16()
     out['bf16 torch.mm'] = _gflops(lambda: a16 @ b16, flops, repeat)
     out['fp32'] = max(v for k, v in out.items() if k.startswith('fp32'))

@@ -282,16 +282,17 @@ class RapSAMPredictor:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         with autocast(self.precision, str(self.device)):
             features = self.model.extract_feat(inputs)[0]
-        # Kept as the decoder reads it on every prompt: in its precision,
-        # and NCHW-contiguous unless it is packed (from either layout).
+        # Kept as the decoder reads it on every prompt: in its precision;
+        # an fp32 map, which every decode packs, packed once here (from
+        # either layout), any other NCHW-contiguous.
         features = features.to(precision_dtype(self.precision))
-        if not packed_by_default(features):
+        if packed_by_default(features):
+            self._pixels = decoder_features(features, pack=True)
+        else:
             features = features.contiguous()
+            self._pixels = None
         self.features = features
         self._prompt_kv = None
-        # an fp32 map is packed for every decode anyway: once per image here
-        self._pixels = decoder_features(features) \
-            if packed_by_default(features) else None
         self._prompted = False
 
     @property

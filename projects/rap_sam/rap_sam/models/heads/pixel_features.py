@@ -4,7 +4,7 @@ from typing import List, Optional, Union
 import torch
 from torch import Tensor
 
-from .mask_pooling import binary_masks, hard_mask_pool
+from .mask_pooling import binary_masks
 
 
 def onednn_packing_available(features: Tensor) -> bool:
@@ -15,16 +15,18 @@ def onednn_packing_available(features: Tensor) -> bool:
             and hasattr(torch.ops.mkldnn, '_reorder_linear_weight'))
 
 
+def onednn_linear(inputs: Tensor, weight: Tensor) -> Tensor:
+    """(M, K) inputs times a packed (N, K) oneDNN weight: (M, N)."""
+    return torch.ops.mkldnn._linear_pointwise(inputs, weight, None, 'none',
+                                              [], '')
+
+
 def _packed_matmul(inputs: Tensor, weights: List[Tensor]) -> Tensor:
     """(B, M, K) inputs times each image's packed (N, K) weight:
     (B, M, N)."""
-    if len(weights) == 1:  # no stacking copy of the (M, N) product
-        return torch.ops.mkldnn._linear_pointwise(inputs[0], weights[0], None,
-                                                  'none', [], '')[None]
-    return torch.stack([
-        torch.ops.mkldnn._linear_pointwise(x, weight, None, 'none', [], '')
-        for x, weight in zip(inputs, weights)
-    ])
+    products = [onednn_linear(x, w) for x, w in zip(inputs, weights)]
+    # one image: a view, no stacking copy of the (M, N) product
+    return products[0][None] if len(products) == 1 else torch.stack(products)
 
 
 class PixelFeatures:
@@ -117,8 +119,6 @@ class PixelFeatures:
             Tensor: (B, N, C) pooled features. No gradient flows into the
             masks.
         """
-        if not self.packed or mask_logits.shape[1] == 0:
-            return hard_mask_pool(self.tensor, mask_logits, threshold)
         return self.weighted_sum(
             binary_masks(mask_logits, threshold, self.tensor.dtype))
 
@@ -182,14 +182,12 @@ class PackedPixelKV:
         Returns:
             Tensor: (B, heads, P, D) attended values, in the keys' dtype.
         """
-        linear = torch.ops.mkldnn._linear_pointwise
         scaled = (queries * queries.shape[-1]**-0.5).to(self.dtype)
         out = []
         for image, keys, values in zip(scaled, self._keys, self._values):
             # head by head: one head's (P, N) weights stay in the cache
             out.append(torch.stack([
-                linear(
-                    linear(q, k, None, 'none', [], '').softmax(-1), v, None,
-                    'none', [], '') for q, k, v in zip(image, keys, values)
+                onednn_linear(onednn_linear(q, k).softmax(-1), v)
+                for q, k, v in zip(image, keys, values)
             ]))
         return torch.stack(out)

@@ -168,8 +168,10 @@ class ModulatedDeformConv2d(nn.Module):
         fy, fx = py - y0, px - x0
         # the 4 corners (N, H, W, k * k, 4): (y0, x0), (y0, x0 + 1),
         # (y0 + 1, x0), (y0 + 1, x0 + 1)
-        corner_y = y0.long()[..., None] + x.new_tensor([0, 0, 1, 1]).long()
-        corner_x = x0.long()[..., None] + x.new_tensor([0, 1, 0, 1]).long()
+        corner_y = y0.long()[..., None] + torch.tensor([0, 0, 1, 1],
+                                                       device=x.device)
+        corner_x = x0.long()[..., None] + torch.tensor([0, 1, 0, 1],
+                                                       device=x.device)
         weights = (torch.stack((1 - fy, 1 - fy, fy, fy), -1) *
                    torch.stack((1 - fx, fx, 1 - fx, fx), -1) *
                    mask.float().permute(0, 2, 3, 1)[..., None])

@@ -197,8 +197,8 @@ class LiteDeformFPN(BaseModule):
                 fused.is_contiguous():
             out = F.conv2d(fused, self.coord_conv.weight[:, :c],
                            self.coord_conv.bias)
-            xs = torch.linspace(-1, 1, w, device=fused.device)
-            ys = torch.linspace(-1, 1, h, device=fused.device)
+            coords = self.coord_channels(fused)[0]  # (2, H, W)
+            xs, ys = coords[0, 0], coords[1, :, 0]
             rows = out.permute(0, 2, 3, 1)  # (N, H, W, out), no copy
             rows.add_(xs[:, None] * weight[:, c]).add_(
                 ys[:, None, None] * weight[:, c + 1])
