@@ -170,7 +170,7 @@ def test_attending_pixels_is_attention_over_projected_pixels():
             queries.view(1, 10, 8, 32).transpose(1, 2), keys, values)
         expected = expected.transpose(1, 2).reshape(1, 10, 256)
         got = adapter.attend_pixels(features, queries)
-        packed = adapter.attend_pixels(PixelFeatures(features, pack=True),
+        packed = adapter.attend_pixels(PixelFeatures(features, 'packed'),
                                        queries)
         with torch.autocast('cpu', torch.bfloat16):
             low = adapter.attend_pixels(features.bfloat16(), queries)
@@ -202,18 +202,16 @@ def test_predictor_kv_cache_gives_the_same_masks():
         np.testing.assert_allclose(a['iou_scores'], b['iou_scores'],
                                    rtol=1e-5)
     assert plain._prompt_kv is None
-    # fp32 features are packed for oneDNN once, by set_image, and reused
+    # one pass reads the map unpacked; the re-prompts pack it once, with
+    # the cached pixel keys and values
     packs = onednn_packing_available(cached.features)
     assert cached._pixels.packed == packs
-    assert (plain._pixels is not None) == packs
-    assert plain.pixels is (plain._pixels if packs else plain.features)
+    assert plain.pixels.kernel == ('onednn' if packs else 'torch')
+    assert plain.pixels.tensor is plain.features
     np.testing.assert_array_equal(cached.panoptic()['panoptic_seg'],
                                   plain.panoptic()['panoptic_seg'])
-    packed = cached._pixels
     cached.set_image(image[::-1].copy())
-    assert cached._prompt_kv is None
-    assert (cached._pixels is not None) == packs
-    assert cached._pixels is not packed
+    assert cached._prompt_kv is None and not cached.pixels.packed
 
 
 def test_misspelt_test_cfg_key_is_an_error():

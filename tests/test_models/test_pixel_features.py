@@ -1,4 +1,5 @@
-"""PixelFeatures: the decoder's products with the map, plain or packed."""
+"""PixelFeatures: the decoder's products with the map, through torch or
+oneDNN, unpacked or packed."""
 import math
 
 import pytest
@@ -15,15 +16,16 @@ needs_onednn = pytest.mark.skipif(
 
 
 @needs_onednn
+@pytest.mark.parametrize('kernel', ['onednn', 'packed'])
 @pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize('num_queries', [0, 1, 10, 110])
-def test_packed_products_equal_the_plain_ones(dtype, num_queries):
+def test_onednn_products_equal_the_plain_ones(kernel, dtype, num_queries):
     torch.manual_seed(0)
     features = torch.randn(2, 32, 23, 37).to(dtype)
     queries = torch.randn(2, num_queries, 32).to(dtype)
     mask_logits = torch.randn(2, num_queries, 23, 37)
-    plain, packed = PixelFeatures(features), PixelFeatures(features, True)
-    assert packed.packed and not plain.packed
+    plain, packed = PixelFeatures(features), PixelFeatures(features, kernel)
+    assert packed.packed == (kernel == 'packed') and not plain.packed
     expected_masks = torch.einsum('bnc,bchw->bnhw', queries, features)
     expected_pool = hard_mask_pool(features, mask_logits, 0.5)
     got_masks = packed.mask_logits(queries)
@@ -46,18 +48,25 @@ def test_packed_products_equal_the_plain_ones(dtype, num_queries):
 
 
 @needs_onednn
-def test_packed_queries_are_cast_to_the_map_dtype():
+@pytest.mark.parametrize('kernel', ['onednn', 'packed'])
+def test_onednn_queries_are_cast_to_the_map_dtype(kernel):
     features = torch.randn(1, 16, 8, 8).bfloat16()
     queries = torch.randn(1, 3, 16)
-    got = PixelFeatures(features, True).mask_logits(queries)
+    got = PixelFeatures(features, kernel).mask_logits(queries)
     assert got.dtype == torch.bfloat16
     assert torch.equal(
         got, torch.einsum('bnc,bchw->bnhw', queries.bfloat16(), features))
 
 
-def test_packing_a_map_it_cannot_is_an_error():
+@pytest.mark.parametrize('kernel', ['onednn', 'packed'])
+def test_onednn_on_a_map_it_cannot_read_is_an_error(kernel):
     with pytest.raises(ValueError, match='fp32 or bf16'):
-        PixelFeatures(torch.randn(1, 8, 4, 4).half(), pack=True)
+        PixelFeatures(torch.randn(1, 8, 4, 4).half(), kernel)
+
+
+def test_an_unknown_kernel_is_an_error():
+    with pytest.raises(ValueError, match="kernel must be one of.*'mkl'"):
+        PixelFeatures(torch.randn(1, 8, 4, 4), 'mkl')
 
 
 def test_pool_threshold_outside_0_1_is_an_error():
@@ -67,45 +76,88 @@ def test_pool_threshold_outside_0_1_is_an_error():
 
 
 @needs_onednn
-def test_decoder_features_pack_fp32_without_autograd_only():
+def test_decoder_features_use_onednn_for_fp32_and_bf16_maps():
     features = torch.randn(1, 8, 6, 5).contiguous(
         memory_format=torch.channels_last)
     with torch.no_grad():
         fp32 = decoder_features(features)
         with torch.autocast('cpu', torch.bfloat16):
             bf16 = decoder_features(features)
+        half = decoder_features(features.half())
     with torch.enable_grad():
         training = decoder_features(features)
-    assert fp32.packed and not bf16.packed and not training.packed
+    assert fp32.kernel == bf16.kernel == training.kernel == 'onednn'
+    assert half.kernel == 'torch'
     assert bf16.dtype == torch.bfloat16
-    # plain products read NCHW; packing reads either layout, kept as given
-    assert bf16.tensor.is_contiguous() and training.tensor.is_contiguous()
-    assert fp32.tensor is features
+    # torch's products read NCHW; oneDNN reads either layout, kept as given
+    assert half.tensor.is_contiguous()
+    assert fp32.tensor is features and training.tensor is features
+    assert bf16.tensor.is_contiguous(memory_format=torch.channels_last)
     assert decoder_features(fp32) is fp32
+    assert decoder_features(features, 'packed').packed
 
 
 @needs_onednn
+@pytest.mark.parametrize('kernel', ['onednn', 'packed'])
 @pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
-def test_a_channels_last_map_packs_to_the_same_products(dtype):
+def test_a_channels_last_map_gives_the_same_products(kernel, dtype):
     torch.manual_seed(0)
     features = torch.randn(2, 32, 23, 37).to(dtype)
     queries = torch.randn(2, 10, 32).to(dtype)
     mask_logits = torch.randn(2, 10, 23, 37)
-    nchw = PixelFeatures(features, True)
+    nchw = PixelFeatures(features, kernel)
     nhwc = PixelFeatures(
-        features.contiguous(memory_format=torch.channels_last), True)
+        features.contiguous(memory_format=torch.channels_last), kernel)
     assert torch.equal(nhwc.mask_logits(queries), nchw.mask_logits(queries))
     assert torch.equal(nhwc.pool(mask_logits), nchw.pool(mask_logits))
 
 
-def test_gradients_flow_through_the_unpacked_products():
+@needs_onednn
+@pytest.mark.parametrize('channels_last', [False, True])
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_onednn_gradients_equal_torchs(dtype, channels_last):
+    torch.manual_seed(0)
+    features = torch.randn(2, 32, 23, 37).to(dtype)
+    if channels_last:
+        features = features.contiguous(memory_format=torch.channels_last)
+    queries = torch.randn(2, 10, 32).to(dtype)
+    weights = torch.randn(2, 7, 23 * 37).to(dtype)
+    mask_logits = torch.randn(2, 10, 23, 37)
+    up_logits = torch.randn(2, 10, 23, 37).to(dtype)
+    up_sums = torch.randn(2, 7, 32).to(dtype)
+    up_pool = torch.randn(2, 10, 32).to(dtype)
+
+    def grads(kernel):
+        leaves = [
+            t.clone().requires_grad_() for t in (features, queries, weights)
+        ]
+        pixels = PixelFeatures(
+            leaves[0] if kernel == 'onednn' else leaves[0].contiguous(),
+            kernel)
+        loss = ((pixels.mask_logits(leaves[1]) * up_logits).sum() +
+                (pixels.weighted_sum(leaves[2]) * up_sums).sum() +
+                (pixels.pool(mask_logits) * up_pool).sum())
+        loss.backward()
+        return [leaf.grad for leaf in leaves]
+
+    expected, got = grads('torch'), grads('onednn')
+    for a, b in zip(got, expected):
+        assert a.dtype == b.dtype == dtype
+        if dtype == torch.bfloat16:  # rounded once to bf16 after the sums
+            torch.testing.assert_close(a.float(), b.float(), rtol=0.02,
+                                       atol=0.05)
+        else:
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-4)
+
+
+@needs_onednn
+def test_packed_products_take_no_gradient():
     features = torch.randn(1, 8, 5, 5, requires_grad=True)
-    queries = torch.randn(1, 3, 8, requires_grad=True)
-    pixels = decoder_features(features)
-    assert not pixels.packed
-    (pixels.mask_logits(queries).sum() +
-     pixels.pool(torch.randn(1, 3, 5, 5)).sum()).backward()
-    assert features.grad is not None and queries.grad is not None
+    queries = torch.randn(1, 3, 8)
+    pixels = PixelFeatures(features, 'packed')
+    assert not pixels.mask_logits(queries).requires_grad
+    with pytest.raises(RuntimeError, match="'onednn' or 'torch' kernel"):
+        pixels.mask_logits(queries.requires_grad_())
 
 
 @pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-5),
@@ -137,7 +189,7 @@ def test_traced_decoder_products_stay_portable():
         return decoder_features(x).mask_logits(queries)
 
     with torch.no_grad():
-        assert decoder_features(features).packed
+        assert decoder_features(features).kernel == 'onednn'
         traced = torch.jit.trace(products, features)
     assert 'mkldnn' not in str(traced.graph)
     torch.testing.assert_close(traced(features), products(features))

@@ -9,8 +9,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmdet.structures import DetDataSample
-from ..models.heads import (PixelFeatures, decoder_features,
-                            packed_by_default)
+from ..models.heads import PixelFeatures, decoder_features
 from ..models.heads.pixel_features import (PackedPixelKV,
                                            onednn_packing_available)
 from .image_io import ImageLike, to_rgb_uint8
@@ -205,9 +204,7 @@ class RapSAMPredictor:
     and packs them and the features for oneDNN on CPUs
     (:class:`PackedPixelKV`, :class:`PixelFeatures`: each decoder layer's
     products with the map 3-7x faster). The two give the same masks up to
-    float rounding. fp32 features, which every decode packs, are packed
-    once by ``set_image`` (:attr:`pixels`; streaming 640x360 video, fp32,
-    A/B: 120 -> 115 ms a frame).
+    float rounding.
 
     Args:
         model (nn.Module): A :class:`RapSAM` model in eval mode.
@@ -282,25 +279,21 @@ class RapSAMPredictor:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         with autocast(self.precision, str(self.device)):
             features = self.model.extract_feat(inputs)[0]
-        # Kept as the decoder reads it on every prompt: in its precision;
-        # an fp32 map, which every decode packs, packed once here (from
-        # either layout), any other NCHW-contiguous.
+        # Kept as the decoder reads it on every prompt: in its precision,
+        # with the products' kernel of one pass (packed at the first
+        # re-prompt, see predict).
         features = features.to(precision_dtype(self.precision))
-        if packed_by_default(features):
-            self._pixels = decoder_features(features, pack=True)
-        else:
-            features = features.contiguous()
-            self._pixels = None
-        self.features = features
+        self._pixels = decoder_features(features)
+        self.features = self._pixels.tensor
         self._prompt_kv = None
         self._prompted = False
 
     @property
-    def pixels(self) -> Union[PixelFeatures, Tensor]:
-        """The cached map as the decoder takes it: packed for oneDNN where
-        it is (fp32 on a CPU from :meth:`set_image` on, bf16 from the
-        first re-prompt on), else :attr:`features`."""
-        return self.features if self._pixels is None else self._pixels
+    def pixels(self) -> PixelFeatures:
+        """The cached map as the decoder takes it (:attr:`features` with
+        its :class:`PixelFeatures` kernel: packed for oneDNN from the first
+        re-prompt on where it can be)."""
+        return self._pixels
 
     def _sample(self) -> DetDataSample:
         if self.features is None:
@@ -343,8 +336,8 @@ class RapSAMPredictor:
                 kv = self.model.panoptic_head.prompt_adapter.pixel_kv(
                     self.features)
                 self._prompt_kv = PackedPixelKV(*kv) if pack else kv
-                if self._pixels is None:
-                    self._pixels = decoder_features(self.features, pack=pack)
+                if pack:
+                    self._pixels = PixelFeatures(self.features, 'packed')
             prompt_kv = self._prompt_kv
             self._prompted = True
             result = self.model.predict_from_feats(

@@ -9,7 +9,7 @@ from .pixel_features import PackedPixelKV, PixelFeatures
 from .prompt_encoder import PromptEncoder
 from .prompt_loss import PromptLoss
 from .rap_sam_fusion_head import RapSAMFusionHead, resize_to_image
-from .rap_sam_head import RapSAMHead, decoder_features, packed_by_default
+from .rap_sam_head import RapSAMHead, decoder_features, default_kernel
 from .test_options import TestOptions
 from .text_classifier import OpenVocabClassifier
 from .video_track_state import VideoTrackState
@@ -21,5 +21,5 @@ __all__ = [
     'PromptEncoder', 'PromptLoss', 'PromptPredictions', 'RapSAMFusionHead',
     'RapSAMHead', 'TestOptions', 'VideoTrackState', 'clip_targets',
     'clip_to_frames', 'decoder_features', 'frames_to_clip', 'hard_mask_pool',
-    'packed_by_default', 'resize_to_image'
+    'default_kernel', 'resize_to_image'
 ]

@@ -50,11 +50,12 @@ class Mask2FormerLosses(Mask2FormerHead):
         gt_masks = gt_instances.masks
         point_coords = torch.rand((1, self.num_points, 2),
                                   device=cls_score.device)
-        # (num_queries, num_points) and (num_gts, num_points)
-        mask_points_pred = point_sample(mask_pred.unsqueeze(0),
-                                        point_coords).squeeze(0)
-        gt_points_masks = point_sample(gt_masks.unsqueeze(0).float(),
-                                       point_coords).squeeze(0)
+        with torch.no_grad():  # the costs take no gradient
+            # (num_queries, num_points) and (num_gts, num_points)
+            mask_points_pred = point_sample(mask_pred.unsqueeze(0),
+                                            point_coords).squeeze(0)
+            gt_points_masks = point_sample(gt_masks.unsqueeze(0).float(),
+                                           point_coords).squeeze(0)
 
         assign_result = self.assigner.assign(
             pred_instances=InstanceData(

@@ -1,5 +1,5 @@
 """The decoder's stride-4 map and the two products its layers take with it."""
-from typing import List, Optional, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -21,12 +21,38 @@ def onednn_linear(inputs: Tensor, weight: Tensor) -> Tensor:
                                               [], '')
 
 
-def _packed_matmul(inputs: Tensor, weights: List[Tensor]) -> Tensor:
-    """(B, M, K) inputs times each image's packed (N, K) weight:
-    (B, M, N)."""
-    products = [onednn_linear(x, w) for x, w in zip(inputs, weights)]
+class _OneDNNLinear(torch.autograd.Function):
+    """:func:`onednn_linear` of a strided (N, K) weight, with its backward
+    through oneDNN too (torch's CPU matmuls in fp32 are MKL's, which runs
+    its AVX2 code on AMD CPUs)."""
+
+    @staticmethod
+    def forward(ctx, inputs: Tensor, weight: Tensor) -> Tensor:
+        ctx.save_for_backward(inputs, weight)
+        return onednn_linear(inputs, weight)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tuple[Optional[Tensor], ...]:
+        inputs, weight = ctx.saved_tensors
+        grad_inputs = grad_weight = None
+        if ctx.needs_input_grad[0]:  # (M, N) x (N, K)
+            grad_inputs = onednn_linear(grad.contiguous(), weight.t())
+        if ctx.needs_input_grad[1]:  # ((K, M) x (M, N)).t()
+            grad_weight = onednn_linear(inputs.t().contiguous(), grad.t()).t()
+        return grad_inputs, grad_weight
+
+
+def _per_image_linear(inputs: Tensor, weights: Sequence[Tensor],
+                      differentiable: bool) -> Tensor:
+    """(B, M, K) inputs times each image's (N, K) oneDNN weight, packed or a
+    strided view of the map: (B, M, N)."""
+    linear = _OneDNNLinear.apply if differentiable else onednn_linear
+    products = [linear(x.contiguous(), w) for x, w in zip(inputs, weights)]
     # one image: a view, no stacking copy of the (M, N) product
     return products[0][None] if len(products) == 1 else torch.stack(products)
+
+
+KERNELS = ('torch', 'onednn', 'packed')
 
 
 class PixelFeatures:
@@ -34,51 +60,85 @@ class PixelFeatures:
 
     Each layer takes two products with the map: mask logits (queries x
     pixels, :meth:`mask_logits`) and mask pooling (binary masks x pixels,
-    :meth:`pool`). Plain, they are an ``einsum`` and a ``bmm``. Packed
-    (``pack=True``), the map is laid out once in oneDNN's blocked format as
-    the weight of both products, and each product is one oneDNN GEMM with
-    nothing repacked: the same values (bf16: bit for bit; fp32: up to the
-    order of the sums), and on this project's CPU (AMD EPYC, AVX-512, 2
-    threads, 65k pixels, 10 queries) mask logits 2.4 -> 0.7 ms in bf16 and
-    11.2 -> 1.6 ms in fp32 (MKL's fp32 GEMM runs its AVX2 code on AMD
-    CPUs, oneDNN AVX-512). Packing costs about 22 ms (bf16) or 25 ms (fp32)
-    per image: in bf16 it pays where an image is decoded again and again
-    (a predictor's re-prompts), in fp32 within one pass (see
-    :func:`decoder_features`).
+    :meth:`pool`). Three kernels compute them, with the same values up to
+    the order of the sums (bf16: bit for bit):
+
+    - ``'torch'``: an ``einsum`` and a ``bmm`` on an NCHW-contiguous map
+      (tracing, export, GPUs). On CPUs their fp32 GEMM is MKL's, which
+      runs its AVX2 code on AMD CPUs.
+    - ``'onednn'``: one oneDNN GEMM per image and product that reads the
+      map where it lies, either layout, as the (H * W, C) weight of the
+      mask logits and its (C, H * W) transpose for pooling: no copy, no
+      packing; their gradients are oneDNN GEMMs too.
+    - ``'packed'``: the map laid out once per image in oneDNN's blocked
+      format as the weight of both products; it pays where an image is
+      decoded again and again (a predictor's re-prompts). No gradient
+      flows into a packed map.
+
+    On this project's CPU (AMD EPYC, AVX-512, 2 threads), 67200 pixels
+    (1344x800) x 256 channels, fp32, per image: the mask logits of 110
+    queries take 27.5 ('torch'), 11.7 ('onednn') or 8.2 ms ('packed'),
+    those of 10 queries 4.0 ('onednn') or 1.5 ms ('packed'); packing takes
+    30-50 ms, so one pass runs fastest unpacked (see
+    :func:`~rap_sam.models.heads.default_kernel`), a predictor's
+    re-prompts packed.
 
     Args:
         features (Tensor): (B, C, H, W) in the dtype the products run in:
-            NCHW-contiguous, or, packed, also channels-last (a channels-last
-            map is packed as fast: it is transposed for the pooling weight
-            instead of the mask weight).
-        pack (bool): Pack for oneDNN (CPU, fp32 or bf16; see
-            :func:`onednn_packing_available`). Defaults to False.
+            NCHW-contiguous for ``'torch'``; NCHW or channels-last for the
+            oneDNN kernels.
+        kernel (str): One of :data:`KERNELS`; the oneDNN ones need fp32 or
+            bf16 on a CPU (see :func:`onednn_packing_available`). Defaults
+            to ``'torch'``.
     """
 
-    def __init__(self, features: Tensor, pack: bool = False) -> None:
+    def __init__(self, features: Tensor, kernel: str = 'torch') -> None:
+        if kernel not in KERNELS:
+            raise ValueError(f'kernel must be one of {KERNELS}, got '
+                             f'{kernel!r}')
+        if kernel != 'torch' and not onednn_packing_available(features):
+            raise ValueError(
+                f'the {kernel!r} kernel needs fp32 or bf16 features on a '
+                f'CPU with oneDNN, got {features.dtype} on {features.device}')
         self.tensor = features
-        self._mask_weights: Optional[List[Tensor]] = None
-        self._pool_weights: Optional[List[Tensor]] = None
-        if pack:
-            if not onednn_packing_available(features):
-                raise ValueError(
-                    'packing needs fp32 or bf16 features on a CPU with '
-                    f'oneDNN, got {features.dtype} on {features.device}')
+        self.kernel = kernel
+        self._mask_weights: Optional[Sequence[Tensor]] = None
+        self._pool_weights: Optional[Sequence[Tensor]] = None
+        if kernel == 'onednn':
+            # (B, N, C): a view of either layout
+            pixels = features.flatten(2).transpose(1, 2)
+            self._mask_weights = pixels.unbind()
+            self._pool_weights = pixels.transpose(1, 2).unbind()
+        elif kernel == 'packed':
             reorder = torch.ops.mkldnn._reorder_linear_weight
-            pixels = features.detach().flatten(2)  # (B, C, N)
-            self._mask_weights = [reorder(p.t(), None) for p in pixels]
-            self._pool_weights = [reorder(p, None) for p in pixels]
+            pixels = features.detach().flatten(2).transpose(1, 2)
+            self._mask_weights = [reorder(p, None) for p in pixels]
+            self._pool_weights = [
+                reorder(p, None) for p in pixels.transpose(1, 2)
+            ]
 
     @classmethod
     def of(cls, features: Union[Tensor, 'PixelFeatures']) -> 'PixelFeatures':
-        """``features`` as :class:`PixelFeatures` (unpacked if a tensor)."""
+        """``features`` as :class:`PixelFeatures` (``'torch'`` if a
+        tensor)."""
         if isinstance(features, PixelFeatures):
             return features
         return cls(features)
 
     @property
     def packed(self) -> bool:
-        return self._mask_weights is not None
+        return self.kernel == 'packed'
+
+    def _differentiable(self, inputs: Tensor) -> bool:
+        if not torch.is_grad_enabled():
+            return False
+        if self.packed:
+            if inputs.requires_grad:
+                raise RuntimeError(
+                    "no gradient flows through a 'packed' map; decode with "
+                    "the 'onednn' or 'torch' kernel to train")
+            return False
+        return True
 
     @property
     def shape(self) -> torch.Size:
@@ -101,11 +161,13 @@ class PixelFeatures:
         Returns:
             Tensor: (B, N, H, W).
         """
-        if not self.packed or queries.shape[1] == 0:
+        if self.kernel == 'torch' or queries.shape[1] == 0:
             return torch.einsum('bnc,bchw->bnhw', queries, self.tensor)
         b, c, h, w = self.tensor.shape
-        return _packed_matmul(queries.to(self.tensor.dtype),
-                              self._mask_weights).view(b, -1, h, w)
+        queries = queries.to(self.tensor.dtype)
+        return _per_image_linear(queries, self._mask_weights,
+                                 self._differentiable(queries)).view(
+                                     b, -1, h, w)
 
     def pool(self, mask_logits: Tensor, threshold: float = 0.5) -> Tensor:
         """Sum the features under each query's binarised mask.
@@ -132,9 +194,10 @@ class PixelFeatures:
         Returns:
             Tensor: (B, M, C).
         """
-        if not self.packed or weights.shape[1] == 0:
+        if self.kernel == 'torch' or weights.shape[1] == 0:
             return torch.bmm(weights, self.tensor.flatten(2).transpose(1, 2))
-        return _packed_matmul(weights, self._pool_weights)
+        return _per_image_linear(weights, self._pool_weights,
+                                 self._differentiable(weights))
 
 
 class PackedPixelKV:
