@@ -1,5 +1,5 @@
 """The decoder's stride-4 map and the two products its layers take with it."""
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -21,35 +21,55 @@ def onednn_linear(inputs: Tensor, weight: Tensor) -> Tensor:
                                               [], '')
 
 
-class _OneDNNLinear(torch.autograd.Function):
-    """:func:`onednn_linear` of a strided (N, K) weight, with its backward
-    through oneDNN too (torch's CPU matmuls in fp32 are MKL's, which runs
-    its AVX2 code on AMD CPUs)."""
+def _stack(products: List[Tensor]) -> Tensor:
+    # one image: a view, no stacking copy of the (M, N) product
+    return products[0][None] if len(products) == 1 else torch.stack(products)
+
+
+def _per_image_linear(inputs: Tensor,
+                      weights: Union[Tensor, Sequence[Tensor]]) -> Tensor:
+    """(B, M, K) inputs times each image's (N, K) oneDNN weight, packed or a
+    strided view of the map: (B, M, N)."""
+    return _stack([
+        onednn_linear(x.contiguous(), w) for x, w in zip(inputs, weights)
+    ])
+
+
+class _PerImageLinear(torch.autograd.Function):
+    """:func:`_per_image_linear` of a strided (B, N, K) weight, with its
+    backward through oneDNN too (torch's CPU matmuls in fp32 are MKL's,
+    which runs its AVX2 code on AMD CPUs)."""
 
     @staticmethod
-    def forward(ctx, inputs: Tensor, weight: Tensor) -> Tensor:
-        ctx.save_for_backward(inputs, weight)
-        return onednn_linear(inputs, weight)
+    def forward(ctx, inputs: Tensor, weights: Tensor) -> Tensor:
+        inputs = inputs.contiguous()
+        ctx.save_for_backward(inputs, weights)
+        return torch.stack([onednn_linear(x, w)
+                            for x, w in zip(inputs, weights)])
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tuple[Optional[Tensor], ...]:
-        inputs, weight = ctx.saved_tensors
-        grad_inputs = grad_weight = None
+        inputs, weights = ctx.saved_tensors
+        grad_inputs = grad_weights = None
         if ctx.needs_input_grad[0]:  # (M, N) x (N, K)
-            grad_inputs = onednn_linear(grad.contiguous(), weight.t())
-        if ctx.needs_input_grad[1]:  # ((K, M) x (M, N)).t()
-            grad_weight = onednn_linear(inputs.t().contiguous(), grad.t()).t()
-        return grad_inputs, grad_weight
-
-
-def _per_image_linear(inputs: Tensor, weights: Sequence[Tensor],
-                      differentiable: bool) -> Tensor:
-    """(B, M, K) inputs times each image's (N, K) oneDNN weight, packed or a
-    strided view of the map: (B, M, N)."""
-    linear = _OneDNNLinear.apply if differentiable else onednn_linear
-    products = [linear(x.contiguous(), w) for x, w in zip(inputs, weights)]
-    # one image: a view, no stacking copy of the (M, N) product
-    return products[0][None] if len(products) == 1 else torch.stack(products)
+            grad_inputs = torch.stack([
+                onednn_linear(g.contiguous(), w.t())
+                for g, w in zip(grad, weights)
+            ])
+        if ctx.needs_input_grad[1]:
+            # (N, M) x (M, K) in the weights' layout, so that the gradients
+            # of the two products add up as maps of one layout
+            if weights[0].is_contiguous():
+                grad_weights = torch.stack([
+                    onednn_linear(g.t().contiguous(), x.t())
+                    for g, x in zip(grad, inputs)
+                ])
+            else:
+                grad_weights = torch.stack([
+                    onednn_linear(x.t().contiguous(), g.t())
+                    for g, x in zip(grad, inputs)
+                ]).transpose(1, 2)
+        return grad_inputs, grad_weights
 
 
 KERNELS = ('torch', 'onednn', 'packed')
@@ -102,13 +122,15 @@ class PixelFeatures:
                 f'CPU with oneDNN, got {features.dtype} on {features.device}')
         self.tensor = features
         self.kernel = kernel
-        self._mask_weights: Optional[Sequence[Tensor]] = None
-        self._pool_weights: Optional[Sequence[Tensor]] = None
+        # per image, (N, K) weights of the two products: the map's
+        # (H * W, C) and (C, H * W) views, or their packed copies
+        self._mask_weights: Optional[Union[Tensor, List[Tensor]]] = None
+        self._pool_weights: Optional[Union[Tensor, List[Tensor]]] = None
         if kernel == 'onednn':
             # (B, N, C): a view of either layout
             pixels = features.flatten(2).transpose(1, 2)
-            self._mask_weights = pixels.unbind()
-            self._pool_weights = pixels.transpose(1, 2).unbind()
+            self._mask_weights = pixels
+            self._pool_weights = pixels.transpose(1, 2)
         elif kernel == 'packed':
             reorder = torch.ops.mkldnn._reorder_linear_weight
             pixels = features.detach().flatten(2).transpose(1, 2)
@@ -129,17 +151,6 @@ class PixelFeatures:
     def packed(self) -> bool:
         return self.kernel == 'packed'
 
-    def _differentiable(self, inputs: Tensor) -> bool:
-        if not torch.is_grad_enabled():
-            return False
-        if self.packed:
-            if inputs.requires_grad:
-                raise RuntimeError(
-                    "no gradient flows through a 'packed' map; decode with "
-                    "the 'onednn' or 'torch' kernel to train")
-            return False
-        return True
-
     @property
     def shape(self) -> torch.Size:
         return self.tensor.shape
@@ -151,6 +162,19 @@ class PixelFeatures:
     @property
     def dtype(self) -> torch.dtype:
         return self.tensor.dtype
+
+    def _products(self, inputs: Tensor, weights: Union[Tensor, List[Tensor]]
+                  ) -> Tensor:
+        """(B, M, K) inputs times each image's (N, K) weight: (B, M, N)."""
+        if not torch.is_grad_enabled():
+            return _per_image_linear(inputs, weights)
+        if self.packed:
+            if inputs.requires_grad:
+                raise RuntimeError(
+                    "no gradient flows through a 'packed' map; decode with "
+                    "the 'onednn' or 'torch' kernel to train")
+            return _per_image_linear(inputs, weights)
+        return _PerImageLinear.apply(inputs, weights)
 
     def mask_logits(self, queries: Tensor) -> Tensor:
         """Query x pixel dot products.
@@ -165,9 +189,7 @@ class PixelFeatures:
             return torch.einsum('bnc,bchw->bnhw', queries, self.tensor)
         b, c, h, w = self.tensor.shape
         queries = queries.to(self.tensor.dtype)
-        return _per_image_linear(queries, self._mask_weights,
-                                 self._differentiable(queries)).view(
-                                     b, -1, h, w)
+        return self._products(queries, self._mask_weights).view(b, -1, h, w)
 
     def pool(self, mask_logits: Tensor, threshold: float = 0.5) -> Tensor:
         """Sum the features under each query's binarised mask.
@@ -196,8 +218,7 @@ class PixelFeatures:
         """
         if self.kernel == 'torch' or weights.shape[1] == 0:
             return torch.bmm(weights, self.tensor.flatten(2).transpose(1, 2))
-        return _per_image_linear(weights, self._pool_weights,
-                                 self._differentiable(weights))
+        return self._products(weights, self._pool_weights)
 
 
 class PackedPixelKV:
