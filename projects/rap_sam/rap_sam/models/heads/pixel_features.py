@@ -8,7 +8,8 @@ from .mask_pooling import binary_masks
 
 
 def onednn_packing_available(features: Tensor) -> bool:
-    """Whether :class:`PixelFeatures` can pack ``features`` for oneDNN."""
+    """Whether :class:`PixelFeatures` can run its oneDNN kernels (and pack)
+    on ``features``: fp32 or bf16 on a CPU with oneDNN."""
     return (features.device.type == 'cpu'
             and features.dtype in (torch.float32, torch.bfloat16)
             and torch.backends.mkldnn.is_available()
@@ -16,7 +17,9 @@ def onednn_packing_available(features: Tensor) -> bool:
 
 
 def onednn_linear(inputs: Tensor, weight: Tensor) -> Tensor:
-    """(M, K) inputs times a packed (N, K) oneDNN weight: (M, N)."""
+    """(M, K) inputs times an (N, K) weight through oneDNN: (M, N). The
+    weight is a packed oneDNN weight or a strided tensor (read in place:
+    a transposed view is not copied)."""
     return torch.ops.mkldnn._linear_pointwise(inputs, weight, None, 'none',
                                               [], '')
 
