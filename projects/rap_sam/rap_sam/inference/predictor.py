@@ -255,7 +255,6 @@ class RapSAMPredictor:
         self.channels_last = channels_last
         if channels_last:
             model.to(memory_format=torch.channels_last)
-        self.features: Optional[Tensor] = None
         self._prompt_kv: Optional[Union[Tuple[Tensor, Tensor],
                                         PackedPixelKV]] = None
         self._pixels: Optional[PixelFeatures] = None
@@ -284,9 +283,14 @@ class RapSAMPredictor:
         # re-prompt, see predict).
         features = features.to(precision_dtype(self.precision))
         self._pixels = decoder_features(features)
-        self.features = self._pixels.tensor
         self._prompt_kv = None
         self._prompted = False
+
+    @property
+    def features(self) -> Optional[Tensor]:
+        """(1, C, H, W) stride-4 features of the image set last, in the
+        predictor's precision; None before :meth:`set_image`."""
+        return None if self._pixels is None else self._pixels.tensor
 
     @property
     def pixels(self) -> PixelFeatures:

@@ -47,6 +47,8 @@ class _PerImageLinear(torch.autograd.Function):
     def forward(ctx, inputs: Tensor, weights: Tensor) -> Tensor:
         inputs = inputs.contiguous()
         ctx.save_for_backward(inputs, weights)
+        # stacked even for one image: an output that is a view could not
+        # be modified in place by the autograd graph that follows
         return torch.stack([onednn_linear(x, w)
                             for x, w in zip(inputs, weights)])
 
@@ -129,17 +131,18 @@ class PixelFeatures:
         # (H * W, C) and (C, H * W) views, or their packed copies
         self._mask_weights: Optional[Union[Tensor, List[Tensor]]] = None
         self._pool_weights: Optional[Union[Tensor, List[Tensor]]] = None
-        if kernel == 'onednn':
+        if kernel != 'torch':
             # (B, N, C): a view of either layout
             pixels = features.flatten(2).transpose(1, 2)
             self._mask_weights = pixels
             self._pool_weights = pixels.transpose(1, 2)
-        elif kernel == 'packed':
+        if kernel == 'packed':
             reorder = torch.ops.mkldnn._reorder_linear_weight
-            pixels = features.detach().flatten(2).transpose(1, 2)
-            self._mask_weights = [reorder(p, None) for p in pixels]
+            self._mask_weights = [
+                reorder(p, None) for p in self._mask_weights.detach()
+            ]
             self._pool_weights = [
-                reorder(p, None) for p in pixels.transpose(1, 2)
+                reorder(p, None) for p in self._pool_weights.detach()
             ]
 
     @classmethod
