@@ -55,7 +55,8 @@ def parse_args():
         '--precision', choices=PRECISIONS, default='fp32',
         help='bf16 / fp16 autocast (bf16 needs a CPU with native bf16, '
         'else it runs in fp32 with a warning); int8: the backbone in int8 '
-        '(ONNX Runtime, CPU with VNNI), the rest bf16')
+        '(ONNX Runtime, CPU with VNNI), the rest bf16 where it is faster '
+        'than fp32')
     parser.add_argument(
         '--calibration-images', nargs='+', default=None, metavar='PATH',
         help='int8: images or folders (up to 8 images) that set the '

@@ -1,4 +1,6 @@
 """bf16 / fp16 inference: where it runs, what it falls back to."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -51,3 +53,35 @@ def test_bf16_predictor_runs_in_bf16_and_answers_in_fp32(model):
         sample = model.predict_from_feats((pred.features, ), [pred._sample()])
     assert sample[0].pred_instances.scores.dtype == torch.float32
     assert fusion.options.panoptic_on
+
+
+def test_native_bf16_slower_than_fp32_warns_and_int8_keeps_fp32(
+        monkeypatch):
+    """Native bf16 without AMX (an Intel Xeon with AVX512-BF16 only) runs
+    bf16 slower than fp32: bf16 still runs where asked, with a warning,
+    and int8 runs the rest of the model in fp32."""
+    monkeypatch.setattr(precision_module, 'cpu_supports_bf16', lambda: True)
+    monkeypatch.setattr(precision_module, 'bf16_speedup', lambda: 0.55)
+    with pytest.warns(UserWarning, match='0.55x the speed of fp32'):
+        assert resolve_precision('bf16', 'cpu') == 'bf16'
+    assert precision_module.precision_dtype('int8') == torch.float32
+    assert isinstance(precision_module.autocast('int8'),
+                      type(precision_module.autocast('fp32')))
+    monkeypatch.setattr(precision_module, 'bf16_speedup', lambda: 1.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert resolve_precision('bf16', 'cpu') == 'bf16'
+    assert precision_module.precision_dtype('int8') == torch.bfloat16
+    with precision_module.autocast('int8'):
+        assert torch.get_autocast_dtype('cpu') == torch.bfloat16
+        assert torch.is_autocast_enabled('cpu')
+
+
+def test_bf16_speedup_is_measured_once():
+    speedup = precision_module.bf16_speedup()
+    if not precision_module.cpu_supports_bf16():
+        assert speedup == 0.
+        return
+    # a ratio of two timings of the same convolution: positive, finite
+    assert 0. < speedup < 1e3
+    assert precision_module.bf16_speedup() is speedup  # cached

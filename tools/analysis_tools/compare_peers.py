@@ -65,7 +65,7 @@ from rap_sam.benchmark import (PEERS, PeerUnavailable, RunOptions, bar_chart,
 from rap_sam.benchmark.tasks import PANOPTIC_SHAPE, PROMPT_SHAPE, VIDEO_SHAPE
 from rap_sam.inference import (build_model, keep_freed_memory,
                                quantize_backbone)
-from rap_sam.inference.precision import cpu_info
+from rap_sam.inference.precision import bf16_speedup, cpu_info
 
 BACKBONE_LABELS = {
     'r18': 'R18', 'r50': 'R50', 'stdc1': 'STDC1', 'seaformer-l': 'SeaFormer-L'
@@ -86,7 +86,8 @@ def parse_args() -> argparse.Namespace:
     precision.add_argument('--int8', action='store_true',
                            help='RAP-SAM backbone in int8 (ONNX Runtime, '
                            'calibrated on the benchmark images), the rest '
-                           'and the peers in bf16 (CPU with VNNI)')
+                           'and the peers in bf16 where the CPU runs it '
+                           'faster than fp32, else fp32 (CPU with VNNI)')
     precision.add_argument('--bf16', action='store_true',
                            help='bf16 autocast (CUDA, or a CPU with native '
                            'bf16: AVX512-BF16 / AMX)')
@@ -309,6 +310,11 @@ def main() -> None:
     if args.cfg_options:
         setting += f', RAP-SAM cfg-options {args.cfg_options}'
     peak_precision = 'fp32' if dtype == 'fp32' else 'bf16'
+    if opts.device_type == 'cpu' and dtype in ('bf16', 'int8'):
+        setting += (f'; bf16 convolutions {bf16_speedup():.2f}x as fast as '
+                    'fp32')
+        if dtype == 'int8' and bf16_speedup() <= 1:
+            peak_precision = 'fp32'  # the rest runs in fp32 here
     if 'gemm_peaks' in report:
         peaks = report['gemm_peaks']
         setting += ('; GEMM peak GFLOP/s: ' + ', '.join(

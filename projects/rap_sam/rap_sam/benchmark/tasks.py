@@ -10,6 +10,7 @@ import torch.nn as nn
 from mmengine.structures import InstanceData
 
 from mmdet.structures import DetDataSample
+from ..inference.precision import PRECISIONS, autocast, resolve_precision
 
 Shape = Tuple[int, int]
 
@@ -18,10 +19,6 @@ Shape = Tuple[int, int]
 PANOPTIC_SHAPE: Shape = (800, 1333)
 PROMPT_SHAPE: Shape = (1024, 1024)
 VIDEO_SHAPE: Shape = (736, 1280)
-
-_DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16,
-               int8=torch.bfloat16)
-
 
 @dataclass
 class RunOptions:
@@ -32,7 +29,8 @@ class RunOptions:
         dtype (str): 'fp32', or 'fp16' / 'bf16' autocast (CUDA; bf16 also
             on a CPU with native bf16, else an error), or 'int8' (CPU: the
             RAP-SAM backbone as an int8 ONNX Runtime graph, the rest and
-            the peers in bf16).
+            the peers in bf16 where this CPU runs bf16 faster than fp32,
+            else in fp32: :func:`~rap_sam.inference.precision.autocast`).
         channels_last (bool): Models and inputs in NHWC memory format.
         compile (bool): ``torch.compile`` the image encoders (backbone and
             neck, or a peer's backbone / image encoder).
@@ -43,18 +41,17 @@ class RunOptions:
     compile: bool = False
 
     def __post_init__(self) -> None:
-        if self.dtype not in _DTYPES:
+        if self.dtype not in PRECISIONS:
             raise ValueError(f'unknown dtype {self.dtype!r}')
         on_cpu = not self.device.startswith('cuda')
         if self.dtype == 'fp16' and on_cpu:
             raise ValueError('--fp16 needs a CUDA device')
         if self.dtype == 'int8':
-            from rap_sam.inference.precision import resolve_precision
             if resolve_precision('int8', self.device) != 'int8':
                 raise ValueError('--int8 cannot run here (see the warning)')
-        if self.dtype in ('bf16', 'int8') and on_cpu:
-            from rap_sam.inference.precision import cpu_supports_bf16
-            if not cpu_supports_bf16():
+        if self.dtype == 'bf16' and on_cpu:
+            # warns where native bf16 is slower than fp32
+            if resolve_precision('bf16', self.device) != 'bf16':
                 raise ValueError('--bf16 on this CPU would be emulated '
                                  '(no AVX512-BF16 / AMX): use fp32')
 
@@ -63,12 +60,11 @@ class RunOptions:
         return self.device.split(':')[0]
 
     def context(self) -> contextlib.ExitStack:
-        """no_grad, plus autocast for fp16 / bf16."""
+        """no_grad, plus autocast for fp16 / bf16 (int8: that of the
+        predictors' int8 precision)."""
         stack = contextlib.ExitStack()
         stack.enter_context(torch.no_grad())
-        if self.dtype != 'fp32':
-            stack.enter_context(
-                torch.autocast(self.device_type, _DTYPES[self.dtype]))
+        stack.enter_context(autocast(self.dtype, self.device))
         return stack
 
     def prepare(self, model: nn.Module,

@@ -214,7 +214,8 @@ class RapSAMPredictor:
             second ``predict`` of an image on (2 x 256 floats per stride-4
             pixel, 137 MB at 1344x800 in fp32). Defaults to True.
         precision (str): 'fp32', 'bf16' / 'fp16' autocast, or 'int8' (the
-            backbone as an int8 ONNX Runtime graph, the rest bf16); see
+            backbone as an int8 ONNX Runtime graph, the rest bf16 where
+            it runs faster than fp32, else fp32); see
             :func:`resolve_precision` for the fallbacks to fp32. In bf16 the
             cached features and pixel keys / values are bf16 too. Defaults
             to 'fp32'.
