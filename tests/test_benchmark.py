@@ -168,3 +168,54 @@ def test_flops_count_the_decoder_products(kernel):
         expected
     masks = torch.randn(1, 5, 8, 12)
     assert benchmark.count_flops(lambda: pixels.pool(masks)) == expected
+
+
+def test_profile_training_breaks_an_iteration_down_and_cleans_up():
+    import logging
+
+    from mmengine.config import Config
+    from mmengine.logging import MMLogger
+    from mmengine.optim import build_optim_wrapper
+
+    from conftest import REPO
+    from mmdet.registry import MODELS
+    from mmdet.testing import demo_mm_inputs
+    from rap_sam.inference import use_random_embeddings
+    torch.manual_seed(0)
+    cfg = use_random_embeddings(Config.fromfile(
+        str(REPO / 'configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py')))
+    cfg.model.data_preprocessor.batch_augments = None
+    model = MODELS.build(cfg.model).train()
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    logger.setLevel(level)
+    head = model.panoptic_head
+    data = demo_mm_inputs(1, [(3, 64, 96)], [2], head.num_things_classes,
+                          with_mask=True, with_semantic=True)
+    for s in data['data_samples']:
+        s.gt_sem_seg.sem_seg = s.gt_sem_seg.sem_seg % head.num_classes
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+
+    result = benchmark.profile_training(model, optim_wrapper, data, iters=2)
+
+    sections = result['sections']
+    for part in ('data preprocessor', 'backbone', 'neck', 'decoder stages',
+                 'object adapter', 'losses', 'backward', 'optimizer step'):
+        assert sections[part] > 0, part
+    assert list(sections)[:-1] == [
+        k for k in benchmark.TRAINING_SECTIONS if k in sections]
+    named = sum(v for k, v in sections.items() if k != 'other')
+    assert named <= result['total_ms'] * 1.05  # parts do not overlap
+    assert sections['other'] >= 0 and 'aten::' in result['ops']
+    # it trained: three iterations changed the weights
+    assert any(not torch.equal(before[k], v)
+               for k, v in model.state_dict().items())
+    # nothing of the profiling is left on the model or the wrapper
+    for attr in ('loss_by_feat', ):
+        assert attr not in vars(head)
+    for attr in ('backward', 'step', 'zero_grad'):
+        assert attr not in vars(optim_wrapper)
+    assert not any(m._forward_hooks or m._forward_pre_hooks
+                   for m in model.modules())

@@ -10,6 +10,10 @@ Example::
     python tools/analysis_tools/train_speed.py \
         configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py \
         --shapes 512x512 1280x736 --batch-size 2 --threads 2
+
+With ``--profile``, each shape's iteration is broken down by part (data
+preprocessor, backbone, neck, decoder, losses, backward, optimiser step)
+with ``torch.profiler``, and the most expensive operators are listed.
 """
 import argparse
 import logging
@@ -25,6 +29,7 @@ from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 import rap_sam  # noqa: F401  (registers the modules)
+from rap_sam.benchmark import breakdown_table, profile_training
 from rap_sam.inference import use_random_embeddings
 from rap_sam.utils import keep_freed_memory
 
@@ -37,6 +42,8 @@ def parse_args():
     parser.add_argument('--batch-size', type=int, default=2)
     parser.add_argument('--iters', type=int, default=3)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--profile', action='store_true',
+                        help='break an iteration down by part')
     return parser.parse_args()
 
 
@@ -56,9 +63,9 @@ def main():
     logger.setLevel(level)
     head = model.panoptic_head
     print(f'{args.config}: batch {args.batch_size}, {args.threads} threads')
-    print('| input | s / iter (median) | iter / s |')
-    print('|---|---|---|')
-    for shape in args.shapes:
+    for index, shape in enumerate(args.shapes):
+        if index == 0 or args.profile:  # a table after each profile
+            print('\n| input | s / iter (median) | iter / s |\n|---|---|---|')
         w, h = (int(v) for v in shape.split('x'))
         packed = demo_mm_inputs(args.batch_size, [(3, h, w)] *
                                 args.batch_size, [8] * args.batch_size,
@@ -74,6 +81,13 @@ def main():
                 times.append(time.perf_counter() - start)
         med = statistics.median(times)
         print(f'| {w}x{h} | {med:.2f} | {1 / med:.3f} |')
+        if args.profile:
+            result = profile_training(model, optim_wrapper, packed,
+                                      iters=args.iters)
+            print(f'\nProfile of a training iteration at {w}x{h} (mean of '
+                  f'{args.iters}, ms):\n')
+            print(breakdown_table(result))
+            print(result['ops'])
 
 
 if __name__ == '__main__':

@@ -1,7 +1,8 @@
 """Where RAP-SAM's time goes: a torch.profiler breakdown by part."""
 import time
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Tuple
+from typing import (Callable, ContextManager, Dict, Iterator, List,
+                    Sequence, Tuple)
 
 import torch
 import torch.nn as nn
@@ -15,21 +16,33 @@ SECTIONS = ('backbone', 'neck', 'prompt encoder', 'decoder stages',
             'fusion (post-processing)', 'prompt masks to image')
 
 
-@contextmanager
-def _labelled(model: nn.Module) -> Iterator[None]:
-    """Wrap each part of a RAP-SAM model in a ``record_function`` range.
+#: Sections of a training iteration's breakdown, in their order.
+TRAINING_SECTIONS = ('data preprocessor', 'backbone', 'neck',
+                     'prompt encoder', 'decoder stages', 'object adapter',
+                     'prompt adapter', 'losses', 'backward',
+                     'optimizer step')
 
-    Modules get forward pre / post hooks; ``head.predict`` and the fusion
-    head's ``predict`` (objects) and ``predict_prompts`` are wrapped on the
-    instance and restored on exit.
-    """
+
+def _decoder_parts(model: nn.Module) -> List[Tuple[str, nn.Module]]:
     head = model.panoptic_head
-    parts: List[Tuple[str, nn.Module]] = [
+    return [
         ('backbone', model.backbone), ('neck', model.neck),
         ('prompt encoder', head.prompt_encoder),
         ('object adapter', head.object_adapter),
         ('prompt adapter', head.prompt_adapter)
     ] + [('decoder stages', stage) for stage in head.stages]
+
+
+@contextmanager
+def _ranges(modules: Sequence[Tuple[str, nn.Module]],
+            methods: Sequence[Tuple[object, str, str]]) -> Iterator[None]:
+    """Wrap parts in ``record_function`` ranges named ``#part``.
+
+    Args:
+        modules: (name, module) pairs: forward pre / post hooks.
+        methods: (owner, attribute, name): the bound method wrapped on the
+            instance, restored on exit.
+    """
     handles, open_ranges = [], {}
 
     def pre(name):
@@ -42,7 +55,7 @@ def _labelled(model: nn.Module) -> Iterator[None]:
     def post(module, args, output):
         open_ranges.pop(id(module)).__exit__(None, None, None)
 
-    for name, module in parts:
+    for name, module in modules:
         handles.append(module.register_forward_pre_hook(pre(name)))
         handles.append(module.register_forward_hook(post))
 
@@ -54,21 +67,35 @@ def _labelled(model: nn.Module) -> Iterator[None]:
                 return original(*args, **kwargs)
 
         setattr(owner, attr, wrapped)
-        return owner, attr
 
-    fusion = model.panoptic_fusion_head
-    wrapped = [
-        wrap(head, 'predict', 'head predict'),
-        wrap(fusion, 'predict', 'fusion (post-processing)'),
-        wrap(fusion, 'predict_prompts', 'prompt masks to image')
-    ]
+    for owner, attr, name in methods:
+        wrap(owner, attr, name)
     try:
         yield
     finally:
         for h in handles:
             h.remove()
-        for owner, attr in wrapped:
+        for owner, attr, _ in methods:
             delattr(owner, attr)
+
+
+def _labelled(model: nn.Module) -> ContextManager[None]:
+    """The parts of a RAP-SAM prediction: its modules, ``head.predict`` and
+    the fusion head's ``predict`` (objects) and ``predict_prompts``."""
+    fusion = model.panoptic_fusion_head
+    return _ranges(_decoder_parts(model), [
+        (model.panoptic_head, 'predict', 'head predict'),
+        (fusion, 'predict', 'fusion (post-processing)'),
+        (fusion, 'predict_prompts', 'prompt masks to image')
+    ])
+
+
+def _range_times(prof: profile) -> Dict[str, float]:
+    """Total ms of each ``#part`` range."""
+    return {
+        e.key[1:]: e.cpu_time_total / 1e3
+        for e in prof.key_averages() if e.key.startswith('#')
+    }
 
 
 def profile_breakdown(model: nn.Module, fn: Callable[[], object],
@@ -92,10 +119,7 @@ def profile_breakdown(model: nn.Module, fn: Callable[[], object],
             start = time.perf_counter()
             fn()
             total = time.perf_counter() - start
-    times = {
-        e.key[1:]: e.cpu_time_total / 1e3
-        for e in prof.key_averages() if e.key.startswith('#')
-    }
+    times = _range_times(prof)
     inside = sum(
         times.get(k, 0.) for k in ('prompt encoder', 'decoder stages',
                                    'object adapter', 'prompt adapter'))
@@ -103,6 +127,53 @@ def profile_breakdown(model: nn.Module, fn: Callable[[], object],
     if 'head predict' in times:
         sections['head (other)'] = max(0., times['head predict'] - inside)
     sections = {k: sections[k] for k in SECTIONS if k in sections}
+    sections['other'] = max(0., total * 1e3 - sum(sections.values()))
+    return dict(
+        total_ms=total * 1e3,
+        sections=sections,
+        ops=prof.key_averages().table(
+            sort_by='self_cpu_time_total', row_limit=row_limit))
+
+
+def profile_training(model: nn.Module, optim_wrapper, data: dict,
+                     iters: int = 3,
+                     row_limit: int = 15) -> Dict[str, object]:
+    """Profile training iterations (``model.train_step``) by part.
+
+    Args:
+        model (nn.Module): A RAP-SAM model in train mode.
+        optim_wrapper (OptimWrapper): Its optimiser wrapper.
+        data (dict): A batch, as the data loader gives it.
+        iters (int): Profiled iterations, after one unprofiled.
+        row_limit (int): Operators listed.
+
+    Returns:
+        dict: ``total_ms`` (wall time of an iteration, mean), ``sections``
+        ({part: ms per iteration}, see :data:`TRAINING_SECTIONS`;
+        'losses' are the matchings and the losses of the objects and
+        prompts, 'backward' every gradient, 'optimizer step' gradient
+        clipping, the update and zeroing; 'other' the rest) and ``ops``
+        (the profiler's table by self time, over all iterations).
+    """
+    head = model.panoptic_head
+    model.train_step(data, optim_wrapper)
+    modules = [('data preprocessor', model.data_preprocessor),
+               ('losses', head.prompt_loss)] + _decoder_parts(model)
+    methods = [(head, 'loss_by_feat', 'losses'),
+               (optim_wrapper, 'backward', 'backward'),
+               (optim_wrapper, 'step', 'optimizer step'),
+               (optim_wrapper, 'zero_grad', 'optimizer step')]
+    with _ranges(modules, methods):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            start = time.perf_counter()
+            for _ in range(iters):
+                model.train_step(data, optim_wrapper)
+            total = (time.perf_counter() - start) / iters
+    times = _range_times(prof)
+    sections = {
+        k: times[k] / iters
+        for k in TRAINING_SECTIONS if k in times
+    }
     sections['other'] = max(0., total * 1e3 - sum(sections.values()))
     return dict(
         total_ms=total * 1e3,

@@ -20,6 +20,7 @@ PANOPTIC_SHAPE: Shape = (800, 1333)
 PROMPT_SHAPE: Shape = (1024, 1024)
 VIDEO_SHAPE: Shape = (736, 1280)
 
+
 @dataclass
 class RunOptions:
     """How the models run.
