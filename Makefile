@@ -10,7 +10,7 @@ env:
 # The main job: train a small RAP-SAM on built-in data (real samples of
 # ../shared/data, or synthetic ones), then PQ / VIS mAP / prompt mIoU and PNGs.
 demo: env
-	$(PY) demo/train_eval_demo.py --work-dir outputs/demo --minutes 8
+	$(PY) demo/train_eval_demo.py --work-dir outputs/demo --minutes 15
 
 test: env
 	$(PY) -m pytest tests -q -p no:cacheprovider
