@@ -78,7 +78,13 @@ def test_image_model_matches_pytorch(exported):
                         torch.from_numpy(onnx_masks), meta)
     assert got.shape == (2 * h, 2 * w - 16)
     assert expected.unique().numel() > 1
-    assert torch.equal(got, expected)
+    # The two runtimes' logits differ by float rounding (<= 1e-3 above):
+    # with random weights and every query kept, that may flip the pixels
+    # where two queries' scores nearly tie (none on the AMD EPYC, 2e-5 of
+    # them on an Intel Xeon), never whole segments.
+    agree = (got == expected).double().mean().item()
+    assert agree >= 0.999, agree
+    assert set(got.unique().tolist()) == set(expected.unique().tolist())
 
 
 @pytest.mark.parametrize('num_prompts', [1, 3])
