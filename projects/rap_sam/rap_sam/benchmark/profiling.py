@@ -98,6 +98,18 @@ def _range_times(prof: profile) -> Dict[str, float]:
     }
 
 
+def _breakdown(prof: profile, sections: Dict[str, float], total_ms: float,
+               row_limit: int) -> Dict[str, object]:
+    """The result of a profile: the sections plus 'other' (the rest of
+    ``total_ms``) and the costliest operators by self time."""
+    sections['other'] = max(0., total_ms - sum(sections.values()))
+    return dict(
+        total_ms=total_ms,
+        sections=sections,
+        ops=prof.key_averages().table(
+            sort_by='self_cpu_time_total', row_limit=row_limit))
+
+
 def profile_breakdown(model: nn.Module, fn: Callable[[], object],
                       row_limit: int = 15) -> Dict[str, object]:
     """Profile one call of ``fn`` (a RAP-SAM prediction) by part.
@@ -127,12 +139,7 @@ def profile_breakdown(model: nn.Module, fn: Callable[[], object],
     if 'head predict' in times:
         sections['head (other)'] = max(0., times['head predict'] - inside)
     sections = {k: sections[k] for k in SECTIONS if k in sections}
-    sections['other'] = max(0., total * 1e3 - sum(sections.values()))
-    return dict(
-        total_ms=total * 1e3,
-        sections=sections,
-        ops=prof.key_averages().table(
-            sort_by='self_cpu_time_total', row_limit=row_limit))
+    return _breakdown(prof, sections, total * 1e3, row_limit)
 
 
 def profile_training(model: nn.Module, optim_wrapper, data: dict,
@@ -174,12 +181,7 @@ def profile_training(model: nn.Module, optim_wrapper, data: dict,
         k: times[k] / iters
         for k in TRAINING_SECTIONS if k in times
     }
-    sections['other'] = max(0., total * 1e3 - sum(sections.values()))
-    return dict(
-        total_ms=total * 1e3,
-        sections=sections,
-        ops=prof.key_averages().table(
-            sort_by='self_cpu_time_total', row_limit=row_limit))
+    return _breakdown(prof, sections, total * 1e3, row_limit)
 
 
 def compare_deform_impls(model: nn.Module, x: torch.Tensor,
