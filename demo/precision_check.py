@@ -28,7 +28,7 @@ from train_eval_demo import (build_embeddings, evaluate,  # noqa: E402
 
 from rap_sam.datasets.demo_data import prepare_demo_data  # noqa: E402
 from rap_sam.inference import (PRECISIONS, autocast, build_model,  # noqa
-                               image_files, quantize_backbone,
+                               image_files, quantize_model,
                                resolve_precision, to_rgb_uint8)
 from rap_sam.inference.predictor import prepare_image  # noqa: E402
 
@@ -133,7 +133,7 @@ def main(argv=None) -> dict:
             train_images = image_files(
                 [osp.join(data.coco_root, data.coco_img)], limit=8)
             size = tuple(demo.size)[::-1]
-            quantize_backbone(model, [
+            quantize_model(model, [
                 prepare_image(model, to_rgb_uint8(path), size)[0]
                 for path in train_images
             ])

@@ -86,7 +86,13 @@ def test_int8_predictor(tmp_path):
     cos = torch.nn.functional.cosine_similarity(
         pred.features.float().flatten(), ref_features.flatten(), dim=0)
     assert cos > 0.99, cos
-    out = pred.predict(points=[[60, 40]])
+    # the decoder's products with the map in int8, from the first pass on
+    # and for every re-prompt (not repacked in fp32)
+    assert model.panoptic_head.pixel_kernel == 'int8'
+    assert pred.pixels.kernel == 'int8'
+    for _ in range(3):
+        out = pred.predict(points=[[60, 40]])
+    assert pred.pixels.kernel == 'int8' and pred._prompt_kv is not None
     assert out['masks'].shape == ref['masks'].shape == (1, 96, 128)
     # a second predictor keeps the quantized backbone
     backbone = model.backbone
@@ -111,3 +117,47 @@ def test_image_files(tmp_path):
         image_files([str(tmp_path / 'missing')])
     with pytest.raises(ValueError, match='no image files'):
         image_files([])
+
+
+@pytest.mark.skipif(not hasattr(torch, '_int_mm'),
+                    reason='torch._int_mm is not available')
+def test_int8_map_products_in_eval_mode_only():
+    """A head set to the 'int8' kernel decodes with it in eval mode, close
+    to fp32, and trains with the default kernel."""
+    from rap_sam.models.heads import rap_sam_head
+    model = _model()
+    head = model.panoptic_head
+    features = torch.randn(1, 256, 24, 32)
+    seen = []
+    real = rap_sam_head.decoder_features
+
+    def spy(features, kernel=None):
+        pixels = real(features, kernel)
+        seen.append(pixels.kernel)
+        return pixels
+
+    rap_sam_head.decoder_features = spy
+    try:
+        head.eval()
+        with torch.no_grad():
+            ref = head._decode(features)
+            head.pixel_kernel = 'int8'
+            got = head._decode(features)
+        head.train()
+        out = head._decode(features)
+    finally:
+        rap_sam_head.decoder_features = real
+    assert seen[1] == 'int8' and seen[0] == seen[2] != 'int8'
+    # int8 noise that grows from layer to layer (random weights), not
+    # another function: most mask pixels agree
+    rel = float((got['mask_logits'][0] - ref['mask_logits'][0]).norm() /
+                ref['mask_logits'][0].norm())
+    assert rel < 0.1, rel
+    agree = [
+        float(((a > 0) == (b > 0)).float().mean())
+        for a, b in zip(got['mask_logits'], ref['mask_logits'])
+    ]
+    assert agree[0] > 0.97 and min(agree) > 0.8, agree
+    out['mask_logits'][-1].sum().backward()  # gradients flow in training
+    assert model.neck is not None and head.object_queries.weight.grad \
+        is not None

@@ -64,7 +64,7 @@ from rap_sam.benchmark import (PEERS, PeerUnavailable, RunOptions, bar_chart,
                                ratio_table, target_table, write_json)
 from rap_sam.benchmark.tasks import PANOPTIC_SHAPE, PROMPT_SHAPE, VIDEO_SHAPE
 from rap_sam.inference import (build_model, keep_freed_memory,
-                               quantize_backbone)
+                               quantize_model)
 from rap_sam.inference.precision import bf16_speedup, cpu_info
 
 BACKBONE_LABELS = {
@@ -84,10 +84,12 @@ def parse_args() -> argparse.Namespace:
     precision.add_argument('--fp16', action='store_true',
                            help='fp16 autocast (CUDA)')
     precision.add_argument('--int8', action='store_true',
-                           help='RAP-SAM backbone in int8 (ONNX Runtime, '
-                           'calibrated on the benchmark images), the rest '
-                           'and the peers in bf16 where the CPU runs it '
-                           'faster than fp32, else fp32 (CPU with VNNI)')
+                           help='RAP-SAM in int8 (quantize_model: the '
+                           'backbone through ONNX Runtime, calibrated on the '
+                           'benchmark images, and the decoder\'s products '
+                           'with the map), the rest and the peers in bf16 '
+                           'where the CPU runs it faster than fp32, else '
+                           'fp32 (CPU with VNNI)')
     precision.add_argument('--bf16', action='store_true',
                            help='bf16 autocast (CUDA, or a CPU with native '
                            'bf16: AVX512-BF16 / AMX)')
@@ -165,7 +167,7 @@ def build_rap_sam(config: str, label: str, opts: RunOptions,
     model = opts.prepare(model, ['backbone', 'neck'])
     info = model_info(model)
     if opts.dtype == 'int8':
-        quantize_backbone(model, [
+        quantize_model(model, [
             det_inputs(model, load_image(shape, args.image), opts)[0]
             for shape in (PANOPTIC_SHAPE, PROMPT_SHAPE, VIDEO_SHAPE)
         ])

@@ -29,7 +29,8 @@ class RunOptions:
         device (str): 'cpu' or 'cuda[:i]'.
         dtype (str): 'fp32', or 'fp16' / 'bf16' autocast (CUDA; bf16 also
             on a CPU with native bf16, else an error), or 'int8' (CPU: the
-            RAP-SAM backbone as an int8 ONNX Runtime graph, the rest and
+            RAP-SAM backbone as an int8 ONNX Runtime graph and its
+            decoder's products with the map as int8 GEMMs, the rest and
             the peers in bf16 where this CPU runs bf16 faster than fp32,
             else in fp32: :func:`~rap_sam.inference.precision.autocast`).
         channels_last (bool): Models and inputs in NHWC memory format.

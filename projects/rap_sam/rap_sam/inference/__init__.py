@@ -1,6 +1,7 @@
 from ..utils.allocator import keep_freed_memory
 from .image_io import image_files, to_rgb_uint8
 from .int8_backbone import Int8Backbone, quantize_backbone
+from .int8_model import quantize_model
 from .precision import PRECISIONS, autocast, resolve_precision
 from .predictor import (RapSAMPredictor, build_model,
                         use_random_embeddings)
@@ -12,6 +13,6 @@ __all__ = [
     'Int8Backbone', 'PRECISIONS', 'QueryLinker', 'RapSAMPredictor',
     'VideoPredictor', 'autocast', 'build_model', 'image_files',
     'keep_freed_memory', 'overlay_masks', 'overlay_panoptic',
-    'quantize_backbone',
+    'quantize_backbone', 'quantize_model',
     'resolve_precision', 'to_rgb_uint8', 'use_random_embeddings'
 ]

@@ -2,8 +2,10 @@
 
 'int8' runs the backbone as an int8 ONNX Runtime graph
 (:class:`~rap_sam.inference.int8_backbone.Int8Backbone`, calibrated on a
-handful of images) and the rest of the model as bf16 where bf16 runs faster
-than fp32 (:func:`bf16_speedup`), else as fp32.
+handful of images) and the decoder's products with the stride-4 map as int8
+GEMMs (:func:`~rap_sam.inference.int8_model.quantize_model`), the rest of
+the model as bf16 where bf16 runs faster than fp32 (:func:`bf16_speedup`),
+else as fp32.
 """
 import contextlib
 import functools

@@ -13,7 +13,8 @@ from ..models.heads import PixelFeatures, decoder_features
 from ..models.heads.pixel_features import (PackedPixelKV,
                                            onednn_packing_available)
 from .image_io import ImageLike, to_rgb_uint8
-from .int8_backbone import Int8Backbone, quantize_backbone
+from .int8_backbone import Int8Backbone
+from .int8_model import quantize_model
 from .precision import autocast, precision_dtype, resolve_precision
 
 
@@ -214,15 +215,16 @@ class RapSAMPredictor:
             second ``predict`` of an image on (2 x 256 floats per stride-4
             pixel, 137 MB at 1344x800 in fp32). Defaults to True.
         precision (str): 'fp32', 'bf16' / 'fp16' autocast, or 'int8' (the
-            backbone as an int8 ONNX Runtime graph, the rest bf16 where
-            it runs faster than fp32, else fp32); see
+            backbone as an int8 ONNX Runtime graph and the decoder's
+            products with the map as int8 GEMMs, :func:`quantize_model`;
+            the rest bf16 where it runs faster than fp32, else fp32); see
             :func:`resolve_precision` for the fallbacks to fp32. In bf16 the
             cached features and pixel keys / values are bf16 too. Defaults
             to 'fp32'.
         calibration_images (Sequence, optional): For 'int8': a handful of
             images (paths or RGB arrays) like those to come, which set the
-            quantization ranges. ``model.backbone`` is replaced by its
-            :class:`Int8Backbone` (in place; a quantized one is kept).
+            quantization ranges. ``model`` is quantized in place
+            (:func:`quantize_model`; a quantized backbone is kept).
         channels_last (bool, optional): Run the convolutions in NHWC
             (``model`` is converted in place). Defaults to True on the CPU,
             where oneDNN's NHWC kernels are faster (streaming 640x360
@@ -247,7 +249,7 @@ class RapSAMPredictor:
                 raise ValueError(
                     "precision 'int8' needs calibration_images: a handful "
                     'of images like those to come')
-            quantize_backbone(model, [
+            quantize_model(model, [
                 prepare_image(model, to_rgb_uint8(image), scale)[0]
                 for image in calibration_images
             ])
@@ -283,7 +285,8 @@ class RapSAMPredictor:
         # with the products' kernel of one pass (packed at the first
         # re-prompt, see predict).
         features = features.to(precision_dtype(self.precision))
-        self._pixels = decoder_features(features)
+        self._pixels = decoder_features(features,
+                                        self.model.panoptic_head.pixel_kernel)
         self._prompt_kv = None
         self._prompted = False
 
@@ -341,7 +344,7 @@ class RapSAMPredictor:
                 kv = self.model.panoptic_head.prompt_adapter.pixel_kv(
                     self.features)
                 self._prompt_kv = PackedPixelKV(*kv) if pack else kv
-                if pack:
+                if pack and self._pixels.kernel != 'int8':
                     self._pixels = PixelFeatures(self.features, 'packed')
             prompt_kv = self._prompt_kv
             self._prompted = True

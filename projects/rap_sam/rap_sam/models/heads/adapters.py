@@ -169,7 +169,7 @@ class PromptAdapter(nn.Module):
             input of ``out_proj``), equal to scaled dot-product attention
             over :meth:`pixel_kv` up to float rounding.
         """
-        pixels = PixelFeatures.of(features)
+        pixels = PixelFeatures.of(features).full_precision
         attn = self.cross_attn.attn
         b, p, c = queries.shape
         heads = self.num_heads

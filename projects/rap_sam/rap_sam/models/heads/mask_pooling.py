@@ -5,6 +5,19 @@ import torch
 from torch import Tensor
 
 
+def threshold_logit(threshold: float) -> float:
+    """The logit above which a pixel's probability is above ``threshold``:
+    ``sigmoid(x) > t  <=>  x > log(t / (1 - t))``, no sigmoid over every
+    pixel.
+
+    Args:
+        threshold (float): Probability threshold, in (0, 1).
+    """
+    if not 0. < threshold < 1.:
+        raise ValueError(f'threshold must be in (0, 1), got {threshold}')
+    return math.log(threshold / (1 - threshold))
+
+
 def binary_masks(mask_logits: Tensor, threshold: float,
                  dtype: torch.dtype) -> Tensor:
     """Each query's mask, 1 where its probability is above ``threshold``.
@@ -17,10 +30,7 @@ def binary_masks(mask_logits: Tensor, threshold: float,
     Returns:
         Tensor: (B, N, H * W), 0 or 1, without gradient.
     """
-    # sigmoid(x) > t  <=>  x > log(t / (1 - t)): no sigmoid over every pixel.
-    if not 0. < threshold < 1.:
-        raise ValueError(f'threshold must be in (0, 1), got {threshold}')
-    logit = math.log(threshold / (1 - threshold))
+    logit = threshold_logit(threshold)
     logits = mask_logits.detach()
     if logit == 0 and logits.dtype == dtype:
         # 1 above 0, else (-)0, in one pass: R18 1344x800, 110 queries,

@@ -4,7 +4,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
-from .mask_pooling import binary_masks
+from .int8_pixels import Int8Pixels, int8_products_available
+from .mask_pooling import binary_masks, threshold_logit
 
 
 def onednn_packing_available(features: Tensor) -> bool:
@@ -77,7 +78,7 @@ class _PerImageLinear(torch.autograd.Function):
         return grad_inputs, grad_weights
 
 
-KERNELS = ('torch', 'onednn', 'packed')
+KERNELS = ('torch', 'onednn', 'packed', 'int8')
 
 
 class PixelFeatures:
@@ -99,6 +100,11 @@ class PixelFeatures:
       format as the weight of both products; it pays where an image is
       decoded again and again (a predictor's re-prompts). No gradient
       flows into a packed map.
+    - ``'int8'``: the map quantized per image and channel
+      (:class:`Int8Pixels`), mask logits and mask pooling as int8 GEMMs,
+      other weighted sums (attention) as ``'onednn'`` on the map itself:
+      the values of a quantized map, not equal to fp32 (precision
+      ``'int8'``). Inference only.
 
     On this project's CPU (AMD EPYC, AVX-512, 2 threads), 67200 pixels
     (1344x800) x 256 channels, fp32, per image: the mask logits of 110
@@ -125,8 +131,12 @@ class PixelFeatures:
             raise ValueError(
                 f'the {kernel!r} kernel needs fp32 or bf16 features on a '
                 f'CPU with oneDNN, got {features.dtype} on {features.device}')
+        if kernel == 'int8' and not int8_products_available(features):
+            raise ValueError("the 'int8' kernel needs torch._int_mm")
         self.tensor = features
         self.kernel = kernel
+        self._int8 = Int8Pixels(features) if kernel == 'int8' else None
+        self._full_precision: Optional['PixelFeatures'] = None
         # per image, (N, K) weights of the two products: the map's
         # (H * W, C) and (C, H * W) views, or their packed copies
         self._mask_weights: Optional[Union[Tensor, List[Tensor]]] = None
@@ -158,6 +168,28 @@ class PixelFeatures:
         return self.kernel == 'packed'
 
     @property
+    def full_precision(self) -> 'PixelFeatures':
+        """These features with products in their own dtype: an
+        ``'onednn'`` view of the map for ``'int8'``, else themselves (for
+        attention scores, which the softmax would amplify the rounding
+        of)."""
+        if self.kernel != 'int8':
+            return self
+        if self._full_precision is None:
+            self._full_precision = PixelFeatures(self.tensor, 'onednn')
+        return self._full_precision
+
+    def _check_no_grad(self, inputs: Tensor) -> None:
+        # a packed map is a copy that takes no gradient; an int8 one is
+        # not even the same values
+        if torch.is_grad_enabled() and (
+                inputs.requires_grad or self.kernel == 'int8'
+                and self.tensor.requires_grad):
+            raise RuntimeError(
+                f"no gradient flows through the {self.kernel!r} kernel; "
+                "decode with the 'onednn' or 'torch' kernel to train")
+
+    @property
     def shape(self) -> torch.Size:
         return self.tensor.shape
 
@@ -174,11 +206,8 @@ class PixelFeatures:
         """(B, M, K) inputs times each image's (N, K) weight: (B, M, N)."""
         if not torch.is_grad_enabled():
             return _per_image_linear(inputs, weights)
-        if self.packed:
-            if inputs.requires_grad:
-                raise RuntimeError(
-                    "no gradient flows through a 'packed' map; decode with "
-                    "the 'onednn' or 'torch' kernel to train")
+        if self.kernel in ('packed', 'int8'):
+            self._check_no_grad(inputs)
             return _per_image_linear(inputs, weights)
         return _PerImageLinear.apply(inputs, weights)
 
@@ -194,6 +223,10 @@ class PixelFeatures:
         if self.kernel == 'torch' or queries.shape[1] == 0:
             return torch.einsum('bnc,bchw->bnhw', queries, self.tensor)
         b, c, h, w = self.tensor.shape
+        if self._int8 is not None:
+            self._check_no_grad(queries)
+            return self._int8.mask_logits(queries).view(b, -1, h, w).to(
+                self.tensor.dtype)
         queries = queries.to(self.tensor.dtype)
         return self._products(queries, self._mask_weights).view(b, -1, h, w)
 
@@ -209,6 +242,10 @@ class PixelFeatures:
             Tensor: (B, N, C) pooled features. No gradient flows into the
             masks.
         """
+        if self._int8 is not None and mask_logits.shape[1]:
+            self._check_no_grad(mask_logits)
+            masks = mask_logits.detach() > threshold_logit(threshold)
+            return self._int8.pool(masks.flatten(2)).to(self.tensor.dtype)
         return self.weighted_sum(
             binary_masks(mask_logits, threshold, self.tensor.dtype))
 

@@ -182,6 +182,10 @@ class RapSAMHead(Mask2FormerLosses):
         self.num_classes = num_things_classes + num_stuff_classes
         self.num_queries = num_queries
         self.embed_dims = embed_dims
+        #: The :class:`PixelFeatures` kernel of the map in eval mode; None:
+        #: :func:`default_kernel`. ``'int8'`` is set by
+        #: :func:`rap_sam.inference.quantize_model` (precision ``'int8'``).
+        self.pixel_kernel: Optional[str] = None
 
         self.classifier = MODELS.build(
             classifier, default_args=dict(num_classes=self.num_classes))
@@ -311,7 +315,8 @@ class RapSAMHead(Mask2FormerLosses):
             of object queries; ``prompt_mask_logits`` (B, P, H, W) and
             ``prompt_iou_logits`` (B, P) of prompt queries.
         """
-        pixels = decoder_features(features)
+        pixels = decoder_features(
+            features, None if self.training else self.pixel_kernel)
         b = pixels.shape[0]
         parts = []
         if with_objects:

@@ -1,0 +1,34 @@
+"""Precision 'int8': the backbone and the decoder's map products in int8."""
+from typing import Iterable
+
+import torch.nn as nn
+from torch import Tensor
+
+from .int8_backbone import quantize_backbone
+
+
+def quantize_model(model: nn.Module,
+                   calibration: Iterable[Tensor]) -> nn.Module:
+    """A RAP-SAM model in int8, in place (what is quantized stays so).
+
+    - The backbone: an int8 ONNX Runtime graph, statically quantized on
+      ``calibration`` (:class:`~rap_sam.inference.Int8Backbone`).
+    - The decoder's products with the stride-4 map (mask logits and mask
+      pooling of every layer): int8 GEMMs on the map quantized per image
+      and channel when an image is decoded
+      (:class:`~rap_sam.models.heads.int8_pixels.Int8Pixels`). Attention
+      over the pixels and everything else stays in the autocast precision.
+
+    The neck stays in floating point (its deformable convolutions have no
+    int8 kernel; their ONNX ``GridSample`` is slower than torch's fp32).
+
+    Args:
+        model (nn.Module): A RAP-SAM model, in eval mode.
+        calibration (Iterable[Tensor]): (1, 3, H, W) normalised images.
+
+    Returns:
+        nn.Module: ``model``.
+    """
+    quantize_backbone(model, calibration)
+    model.panoptic_head.pixel_kernel = 'int8'
+    return model
