@@ -80,6 +80,26 @@ def test_fusion_head_gives_maskformers_results(object_mask_thr, rescale,
                        expected['pan_results'].sem_seg)
 
 
+@pytest.mark.parametrize('num_queries', [40, 300])
+def test_panoptic_owners_of_many_queries_are_maskformers(num_queries):
+    """Up to 255 kept queries the owner map is uint8 with bitwise
+    selections, beyond that int64: the same map either way."""
+    test_cfg = dict(object_mask_thr=0.05, iou_thr=0.01, filter_low_score=True)
+    ours = RapSAMFusionHead(80, 53, test_cfg=test_cfg)
+    mmdet = MaskFormerFusionHead(80, 53, test_cfg=test_cfg)
+    gen = torch.Generator().manual_seed(1)
+    cls_logits = torch.randn(num_queries, 134, generator=gen)
+    cls_logits[torch.arange(num_queries),
+               torch.randint(0, 133, (num_queries, ), generator=gen)] += 8
+    masks = _blob_masks(num_queries, 48, 80, seed=1)
+    assert (ours._panoptic_queries(cls_logits).numel() > 255) == (
+        num_queries == 300)
+    expected = mmdet.panoptic_postprocess(cls_logits, masks).sem_seg
+    got = ours.panoptic_postprocess(cls_logits, masks).sem_seg
+    assert torch.equal(got, expected)
+    assert expected.unique().numel() > 10
+
+
 @pytest.mark.parametrize('filter_low_score', [True, False])
 def test_fusion_head_empty_regions_take_no_instance_id(filter_low_score):
     """Things whose region is empty paint nothing and use no id (mmdet)."""
