@@ -283,7 +283,7 @@ class RapSAMPredictor:
             features = self.model.extract_feat(inputs)[0]
         # Kept as the decoder reads it on every prompt: in its precision,
         # with the products' kernel of one pass (packed at the first
-        # re-prompt, see predict).
+        # re-prompt unless int8, see predict).
         features = features.to(precision_dtype(self.precision))
         self._pixels = decoder_features(features,
                                         self.model.panoptic_head.pixel_kernel)
