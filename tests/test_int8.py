@@ -68,7 +68,7 @@ def test_int8_backbone_matches_fp32_and_takes_any_size():
 
 
 @needs_ort
-def test_int8_predictor(tmp_path):
+def test_int8_predictor(tmp_path, monkeypatch):
     if resolve_precision('int8') != 'int8':
         pytest.skip('int8 cannot run on this CPU')
     model = _model()
@@ -99,6 +99,14 @@ def test_int8_predictor(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         RapSAMPredictor(model, scale=(128, 96), precision='int8')
+    assert model.backbone is backbone
+    # a PyTorch without int8 GEMMs keeps the products in floating point
+    from rap_sam.inference import int8_model
+    model.panoptic_head.pixel_kernel = None
+    monkeypatch.setattr(int8_model, 'int8_products_available',
+                        lambda features: False)
+    int8_model.quantize_model(model, [])
+    assert model.panoptic_head.pixel_kernel is None
     assert model.backbone is backbone
 
 

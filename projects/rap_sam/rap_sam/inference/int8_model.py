@@ -1,9 +1,11 @@
 """Precision 'int8': the backbone and the decoder's map products in int8."""
 from typing import Iterable
 
+import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ..models.heads.int8_pixels import int8_products_available
 from .int8_backbone import quantize_backbone
 
 
@@ -18,6 +20,8 @@ def quantize_model(model: nn.Module,
       and channel when an image is decoded
       (:class:`~rap_sam.models.heads.int8_pixels.Int8Pixels`). Attention
       over the pixels and everything else stays in the autocast precision.
+      Without ``torch._int_mm`` (older PyTorch) they stay in floating
+      point.
 
     The neck stays in floating point (its deformable convolutions have no
     int8 kernel; their ONNX ``GridSample`` is slower than torch's fp32).
@@ -30,5 +34,6 @@ def quantize_model(model: nn.Module,
         nn.Module: ``model``.
     """
     quantize_backbone(model, calibration)
-    model.panoptic_head.pixel_kernel = 'int8'
+    if int8_products_available(torch.zeros(0)):
+        model.panoptic_head.pixel_kernel = 'int8'
     return model
