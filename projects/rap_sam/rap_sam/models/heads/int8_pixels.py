@@ -15,8 +15,9 @@ def int8_products_available(features: Tensor) -> bool:
     return features.device.type == 'cpu' and hasattr(torch, '_int_mm')
 
 
-def _stack(products: List[Tensor]) -> Tensor:
-    # one image: a view, no stacking copy of the (N, H * W) product
+def stack_images(products: List[Tensor]) -> Tensor:
+    """Per-image products as one (B, ...) tensor; for one image a view,
+    no stacking copy of the product."""
     return products[0][None] if len(products) == 1 else torch.stack(products)
 
 
@@ -90,7 +91,7 @@ class Int8Pixels:
                                                  self.values, self.scales):
             q8, rows = _quantize_rows(image_queries * scales)
             out.append(torch._int_mm(q8, values.t()).float().mul_(rows))
-        return _stack(out)
+        return stack_images(out)
 
     def pool(self, masks: Tensor) -> Tensor:
         """Sum the pixels under binary masks.
@@ -101,7 +102,7 @@ class Int8Pixels:
         Returns:
             Tensor: (B, N, C) fp32.
         """
-        return _stack([
+        return stack_images([
             torch._int_mm(m.contiguous().view(torch.int8), values).float()
             .mul_(scales) for m, values, scales in zip(
                 masks, self.values, self.scales)

@@ -4,7 +4,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
-from .int8_pixels import Int8Pixels, int8_products_available
+from .int8_pixels import (Int8Pixels, int8_products_available,
+                          stack_images)
 from .mask_pooling import binary_masks, threshold_logit
 
 
@@ -25,16 +26,11 @@ def onednn_linear(inputs: Tensor, weight: Tensor) -> Tensor:
                                               [], '')
 
 
-def _stack(products: List[Tensor]) -> Tensor:
-    # one image: a view, no stacking copy of the (M, N) product
-    return products[0][None] if len(products) == 1 else torch.stack(products)
-
-
 def _per_image_linear(inputs: Tensor,
                       weights: Union[Tensor, Sequence[Tensor]]) -> Tensor:
     """(B, M, K) inputs times each image's (N, K) oneDNN weight, packed or a
     strided view of the map: (B, M, N)."""
-    return _stack([
+    return stack_images([
         onednn_linear(x.contiguous(), w) for x, w in zip(inputs, weights)
     ])
 
