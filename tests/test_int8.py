@@ -90,6 +90,10 @@ def test_int8_predictor(tmp_path, monkeypatch):
     # and for every re-prompt (not repacked in fp32)
     assert model.panoptic_head.pixel_kernel == 'int8'
     assert pred.pixels.kernel == 'int8'
+    # the neck's 3x3 conv at stride 4 in int8 too, where torch has it
+    from rap_sam.inference import Int8Conv2d, int8_conv
+    assert isinstance(model.neck.output_conv, Int8Conv2d) == \
+        int8_conv.int8_conv_available()
     for _ in range(3):
         out = pred.predict(points=[[60, 40]])
     assert pred.pixels.kernel == 'int8' and pred._prompt_kv is not None
@@ -108,6 +112,12 @@ def test_int8_predictor(tmp_path, monkeypatch):
     int8_model.quantize_model(model, [])
     assert model.panoptic_head.pixel_kernel is None
     assert model.backbone is backbone
+    # nor without oneDNN's int8 convolution the neck
+    fresh = _model()
+    monkeypatch.setattr(int8_model, 'int8_conv_available', lambda: False)
+    monkeypatch.setattr(int8_model, 'quantize_backbone', lambda m, c: m)
+    int8_model.quantize_model(fresh, [])
+    assert type(fresh.neck.output_conv) is torch.nn.Conv2d
 
 
 def test_image_files(tmp_path):
