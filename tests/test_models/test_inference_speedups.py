@@ -48,6 +48,9 @@ def test_fusion_head_gives_maskformers_results(object_mask_thr, rescale,
     classes = torch.randint(0, 133, (6, ), generator=gen)
     cls_logits[0, confident, classes] += 12  # 6 objects, the rest unsure
     masks = _blob_masks(100, 10, 16)[None]
+    # a quarter of the queries all negative: empty masks, never resized
+    masks[0, 1::4] = -(masks[0, 1::4].abs() + 0.1)
+    masks[0, 5, :, -1] = 2.  # positive in the padding only: resized
     meta = dict(batch_input_shape=(40, 64), img_shape=(40, 62),
                 ori_shape=ori_shape, pad_shape=(40, 64),
                 scale_factor=(1., 1.))
@@ -72,6 +75,8 @@ def test_fusion_head_gives_maskformers_results(object_mask_thr, rescale,
             rtol=1e-6,
             atol=0)
     assert expected['pan_results'].sem_seg.unique().numel() > 1
+    empty = expected['ins_results'].masks.flatten(1).sum(1) == 0
+    assert 0 < int(empty.sum()) < len(empty)
     # a caller that wants the map only skips the instance results
     alone = ours.predict(cls_logits, masks, samples, rescale=rescale,
                          instance_on=False)[0]
