@@ -144,6 +144,8 @@ def test_gemm_peaks_measure_every_path():
     assert peaks['fp32'] == max(peaks[k] for k in paths
                                 if k.startswith('fp32'))
     assert peaks['bf16'] == peaks['bf16 torch.mm']
+    if hasattr(torch, '_int_mm'):
+        assert peaks['int8'] == peaks['int8 torch._int_mm']
 
 
 def test_efficiency_table_divides_flops_by_latency_and_peak():
