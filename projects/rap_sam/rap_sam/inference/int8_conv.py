@@ -8,13 +8,14 @@ from torch import Tensor
 
 def int8_conv_available() -> bool:
     """Whether this PyTorch has oneDNN's int8 convolution with a float
-    output (``torch.ops.onednn.qconv2d_pointwise``, PyTorch >= 2.2 built
+    output and tensor quantization parameters
+    (``torch.ops.onednn.qconv2d_pointwise.tensor``, recent PyTorch built
     with oneDNN)."""
     try:
         ops = torch.ops.onednn
         return (torch.backends.mkldnn.is_available()
                 and hasattr(ops, 'qconv_prepack')
-                and hasattr(ops, 'qconv2d_pointwise'))
+                and hasattr(ops.qconv2d_pointwise, 'tensor'))
     except (AttributeError, RuntimeError):
         return False
 
