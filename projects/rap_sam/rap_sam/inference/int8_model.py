@@ -23,7 +23,6 @@ def quantize_model(model: nn.Module,
       over the pixels and everything else stays in the autocast precision.
       Without ``torch._int_mm`` (older PyTorch) they stay in floating
       point.
-
     - The neck's 3x3 conv at stride 4 (``output_conv``, the largest
       convolution after the backbone): oneDNN's int8 convolution on its
       input quantized per image (:class:`~rap_sam.inference.Int8Conv2d`),

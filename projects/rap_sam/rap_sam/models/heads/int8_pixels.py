@@ -4,9 +4,7 @@ from typing import List, Sequence
 import torch
 from torch import Tensor
 
-#: Pixels quantized at a time: (block, C) fp32 temporaries of 2 MB that
-#: stay in the cache (one (H * W, C) temporary is 69 MB at 1344x800).
-_BLOCK = 2048
+from ..utils.quantize import quantize_rows
 
 
 def int8_products_available(features: Tensor) -> bool:
@@ -65,17 +63,11 @@ class Int8Pixels:
         b, p, c = pixels.shape
         self.values = torch.empty((b, p, c), dtype=torch.int8)
         self.scales = torch.empty((b, c), dtype=torch.float32)
-        block = torch.empty((min(_BLOCK, p), c), dtype=torch.float32)
         for image, values, scales in zip(pixels, self.values, self.scales):
             scales.copy_(
                 torch.maximum(image.amax(0), -image.amin(0)).float().
                 clamp_min(1e-12) / 127)
-            inverse = scales.reciprocal()
-            for start in range(0, p, _BLOCK):
-                rows = image[start:start + _BLOCK]
-                out = block[:len(rows)]
-                torch.mul(rows, inverse, out=out)
-                values[start:start + len(rows)].copy_(out.round_())
+            quantize_rows(image, scales.reciprocal(), values)
 
     def mask_logits(self, queries: Tensor) -> Tensor:
         """Query x pixel dot products.
