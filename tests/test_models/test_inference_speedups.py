@@ -294,3 +294,34 @@ def test_mask_lookup_resizes_a_cached_query_once(monkeypatch):
     torch.testing.assert_close(again, expected[[1, 0, 3, 4]])
     lookup(torch.tensor([0]))
     assert calls == [2, 2, 1]
+
+
+@pytest.mark.parametrize('chunk_masks', [1, 2, 3, 10])
+def test_positive_masks_are_the_thresholded_lookup_in_chunks(
+        monkeypatch, chunk_masks):
+    import rap_sam.models.heads.rap_sam_fusion_head as fusion
+    calls, resize = [], fusion.resize_masks
+
+    def counted(masks, size):
+        calls.append(len(masks))
+        return resize(masks, size)
+
+    monkeypatch.setattr(fusion, 'resize_masks', counted)
+    meta = dict(batch_input_shape=(40, 64), img_shape=(37, 60),
+                ori_shape=(74, 120))
+    monkeypatch.setattr(fusion, 'CHUNK_BYTES', chunk_masks * 74 * 120 * 4)
+    masks = torch.randn(6, 10, 16)
+    masks[2] = -1  # empty
+    index = torch.tensor([4, 0, 2, 5, 1, 0, 3])
+    lookup = fusion.resize_to_image(masks, meta, rescale=True)
+    expected = lookup(index) > 0
+    calls.clear()
+    got = fusion.positive_masks(lookup, index)
+    assert got.dtype == torch.bool and torch.equal(got, expected)
+    assert not got[2].any() and got.any()
+    # the first mask alone, then chunks of the masks that fit CHUNK_BYTES
+    # (two resizes each: to the padded input, then to the original size)
+    sizes = [1] + [min(chunk_masks, 7 - s) for s in range(1, 7, chunk_masks)]
+    assert calls == [n for n in sizes for _ in range(2)]
+    empty = fusion.positive_masks(lookup, index[:0])
+    assert empty.shape == (0, 74, 120) and empty.dtype == torch.bool
