@@ -128,6 +128,14 @@ def test_reports(tmp_path):
         'value'] == pytest.approx(2 / 30)
     assert not targets['panoptic+10 clicks / SAM ViT-B 10 clicks']['met']
     assert targets['re-prompt 10 clicks (ms)']['met'] is None
+    table = benchmark.target_table(
+        benchmark.check_targets(rows, ['RAP-SAM R18', 'RAP-SAM R18 int8']))
+    assert table.splitlines()[0] == \
+        '| target | limit | RAP-SAM R18 | RAP-SAM R18 int8 |'
+    assert '| whole model (panoptic) / backbone | 1.6 | 1.50 (met) | - |' \
+        in table
+    assert '| panoptic+10 clicks / SAM ViT-B 10 clicks | 0.1 | 0.20 (not ' \
+        'met) | - |' in table
     assert '| RAP-SAM R18 | panoptic |' in benchmark.markdown_table(rows)
     assert '20.00x' in benchmark.ratio_table(ratios, ['RAP-SAM R18'])
     benchmark.bar_chart(rows, str(tmp_path / 'chart.png'), 'test')
@@ -221,3 +229,110 @@ def test_profile_training_breaks_an_iteration_down_and_cleans_up():
         assert attr not in vars(optim_wrapper)
     assert not any(m._forward_hooks or m._forward_pre_hooks
                    for m in model.modules())
+
+
+def _precision_or_skip(dtype):
+    try:
+        return benchmark.RunOptions('cpu', dtype)
+    except ValueError as e:
+        pytest.skip(f'{dtype} cannot run on this machine: {e}')
+
+
+def test_measure_tasks_run_each_task_in_its_own_precision():
+    # compare_peers --precisions: one run, each RAP-SAM model's tasks under
+    # their own autocast, the rest under the run's options
+    bf16 = _precision_or_skip('bf16')
+    seen = {}
+    linear = torch.nn.Linear(8, 8)
+    x = torch.randn(4, 8)
+
+    def task(name, opts=None):
+        def fn():
+            seen.setdefault(name, set()).add(
+                (torch.is_autocast_enabled('cpu'), torch.is_grad_enabled(),
+                 linear(x).dtype))
+        return benchmark.Task(name, 'matmul', (4, 8), fn, opts=opts)
+
+    rows = benchmark.measure_tasks(
+        [task('bf16', bf16), task('run')], benchmark.RunOptions(), repeat=3)
+    assert seen['bf16'] == {(True, False, torch.bfloat16)}
+    assert seen['run'] == {(False, False, torch.float32)}
+    assert [r['precision'] for r in rows] == ['bf16', 'fp32']
+    assert rows[0]['gflops'] == rows[1]['gflops'] == 2 * 4 * 8 * 8 / 1e9
+    assert [r['runs'] for r in rows] == [3, 3]
+
+
+def test_int8_tasks_have_no_flop_count():
+    # the int8 backbone runs in ONNX Runtime, which the counter cannot see
+    int8 = _precision_or_skip('int8')
+    linear = torch.nn.Linear(8, 8)
+    x = torch.randn(4, 8)
+    rows = benchmark.measure_tasks([
+        benchmark.Task('m', 'matmul', (4, 8), lambda: linear(x), opts=int8),
+        benchmark.Task('m', 'matmul', (4, 8), lambda: linear(x)),
+    ], benchmark.RunOptions(), repeat=1)
+    assert rows[0]['precision'] == 'int8' and rows[0]['gflops'] != \
+        rows[0]['gflops']  # NaN
+    assert rows[1]['gflops'] > 0
+
+
+def _load_compare_peers():
+    import importlib.util
+
+    from conftest import REPO
+    spec = importlib.util.spec_from_file_location(
+        'compare_peers', REPO / 'tools/analysis_tools/compare_peers.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def test_compare_peers_draws_each_model_from_the_seed(tiny_shapes):
+    # a model's random weights (and so the segments its post-processing
+    # keeps, which its speed depends on) must not depend on the models
+    # built before it in the run
+    import argparse
+
+    from conftest import REPO
+    tool = _load_compare_peers()
+    args = argparse.Namespace(cfg_options=None, image=None, prompts=[1],
+                              tasks=['backbone'], seed=3)
+    opts = benchmark.RunOptions()
+    first = tool.build_rap_sam(str(REPO / R18), 'a', opts, args, False)[0]
+    torch.rand(1000)
+    second = tool.build_rap_sam(str(REPO / R18), 'b', opts, args, False)[0]
+    for (name, a), b in zip(first.state_dict().items(),
+                            second.state_dict().values()):
+        assert torch.equal(a, b), name
+    args.seed = 4
+    third = tool.build_rap_sam(str(REPO / R18), 'c', opts, args, False)[0]
+    assert not torch.equal(first.neck.output_conv.weight,
+                           third.neck.output_conv.weight)
+
+
+def test_compare_peers_runs_every_precision_in_one_run(tiny_shapes, tmp_path,
+                                                       monkeypatch):
+    import sys
+
+    from conftest import REPO
+    _precision_or_skip('bf16')
+    tool = _load_compare_peers()
+    monkeypatch.setattr(tool, 'PANOPTIC_SHAPE', (64, 90))
+    monkeypatch.setattr(sys, 'argv', [
+        'compare_peers.py', str(REPO / R18), '--precisions', 'fp32', 'bf16',
+        '--peers', '--tasks', 'backbone', 'panoptic', '--repeat', '2',
+        '--out-dir', str(tmp_path)
+    ])
+    tool.main()
+    report = json.loads((tmp_path / 'benchmark.json').read_text())
+    assert [(r['model'], r['task'], r['precision'], r['runs'])
+            for r in report['rows']] == [
+                ('RAP-SAM R18 fp32', 'backbone', 'fp32', 2),
+                ('RAP-SAM R18 fp32', 'panoptic', 'fp32', 2),
+                ('RAP-SAM R18 bf16', 'backbone', 'bf16', 2),
+                ('RAP-SAM R18 bf16', 'panoptic', 'bf16', 2)]
+    assert 'RAP-SAM fp32 / bf16, peers fp32' in report['setting']
+    md = (tmp_path / 'benchmark.md').read_text()
+    assert '| target | limit | RAP-SAM R18 fp32 | RAP-SAM R18 bf16 |' in md
+    assert '% of the fp32 peak' in md and '% of the bf16 peak' in md
+    assert (tmp_path / 'benchmark.png').stat().st_size > 1000

@@ -8,6 +8,12 @@ Example (2-core CPU, R18 and R50, all peers)::
         --threads 2 --repeat 5 --peer-repeat 3 --profile \
         --image ../shared/data/images/truck.jpg --out-dir outputs/benchmark
 
+    # R18 in fp32, bf16 and int8 in one interleaved run, peers in fp32
+    python tools/analysis_tools/compare_peers.py \
+        configs/rap_sam/rap-sam_r18_8xb2-12e_coco-panoptic.py \
+        --precisions fp32 bf16 int8 --peers m2f-r50 sam-vit-b mobile-sam \
+        --threads 2 --repeat 7 --peer-repeat 5 --channels-last
+
     # CUDA: fp16 autocast, NHWC and torch.compile of the image encoders
     python tools/analysis_tools/compare_peers.py CONFIG --device cuda \
         --fp16 --channels-last --compile
@@ -24,6 +30,13 @@ Tasks (inputs in W x H; see ``rap_sam.benchmark.rap_sam_tasks``):
   ``VideoPredictor.step``: decoding + query linking) and ``image``
   (``set_image`` + ``panoptic()``, the same frame as an image).
 
+With ``--precisions``, each config is built once per precision (rows
+``RAP-SAM R18 fp32``, ``... bf16``, ``... int8``), every run under its
+own precision, and the peers run once, in the precision of ``--fp16`` /
+``--bf16`` / ``--int8`` (fp32 without). All of them alternate in the same
+timing rounds, so one burst of load on a shared machine slows every
+precision alike.
+
 Peers, same run, same inputs, random weights (optional, skipped with the
 reason when their package is absent): Mask2Former R50 / R18 panoptic,
 Mask2Former-VIS R50 per frame, SAM ViT-B and MobileSAM. Each peer's
@@ -37,9 +50,12 @@ that load from other processes on a shared machine hits all tasks alike.
 FLOPs are counted on the first untimed run (torch's FlopCounterMode +
 deformable convs); peak memory of the last untimed run above what it
 started with (CPU: sampled RSS growth, which misses memory the allocator
-reuses; CUDA: ``torch.cuda.max_memory_allocated``). Weights are random
-(speed does not depend on them; post-processing may, through the number
-of segments kept).
+reuses; CUDA: ``torch.cuda.max_memory_allocated``); int8 FLOPs are not
+counted (the backbone runs in ONNX Runtime). Weights are random
+(speed does not depend on them; post-processing does, through the number
+of segments kept: Mask2Former R50 kept 34 instances in 7.7 s or 89 in
+10.7 s for two draws), each model's drawn from ``--seed`` afresh, so that
+its weights do not depend on which models are built before it.
 
 Writes ``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` to
 ``--out-dir`` (and ``benchmark.partial.json`` after each timing round).
@@ -65,7 +81,7 @@ from rap_sam.benchmark import (PEERS, PeerUnavailable, RunOptions, bar_chart,
 from rap_sam.benchmark.tasks import PANOPTIC_SHAPE, PROMPT_SHAPE, VIDEO_SHAPE
 from rap_sam.inference import (build_model, keep_freed_memory,
                                quantize_model)
-from rap_sam.inference.precision import bf16_speedup, cpu_info
+from rap_sam.inference.precision import PRECISIONS, bf16_speedup, cpu_info
 
 BACKBONE_LABELS = {
     'r18': 'R18', 'r50': 'R50', 'stdc1': 'STDC1', 'seaformer-l': 'SeaFormer-L'
@@ -93,6 +109,11 @@ def parse_args() -> argparse.Namespace:
     precision.add_argument('--bf16', action='store_true',
                            help='bf16 autocast (CUDA, or a CPU with native '
                            'bf16: AVX512-BF16 / AMX)')
+    parser.add_argument('--precisions', nargs='+', choices=PRECISIONS,
+                        help='RAP-SAM in each of these precisions, one row '
+                        'per precision, in the same timing rounds (default: '
+                        'the precision of the flags above); the peers keep '
+                        'the flags\' precision')
     parser.add_argument('--channels-last', action='store_true',
                         help='NHWC models and inputs')
     parser.add_argument('--compile', action='store_true',
@@ -115,6 +136,12 @@ def parse_args() -> argparse.Namespace:
                         'project\'s inference optimisations (mmdet fusion '
                         'head on full-size masks, no pixel K/V cache)')
     parser.add_argument('--no-flops', action='store_true')
+    parser.add_argument(
+        '--seed', type=int, default=0,
+        help='seed of every model\'s random weights, drawn afresh for each '
+        'model: a model keeps its weights (and the number of segments its '
+        'post-processing keeps, which its speed depends on) whichever '
+        'other models are in the run')
     parser.add_argument(
         '--release-memory', action='store_true',
         help="glibc's default of returning freed heap to the kernel; by "
@@ -156,12 +183,14 @@ def keep(task, names) -> bool:
 
 def build_rap_sam(config: str, label: str, opts: RunOptions,
                   args: argparse.Namespace, baseline: bool) -> Tuple:
-    """A RAP-SAM model, its tasks (filtered by ``--tasks``) and params."""
+    """A RAP-SAM model, its tasks (filtered by ``--tasks``) and params;
+    its random weights drawn from ``--seed``."""
     options = dict(args.cfg_options or {})
     if baseline:
         options.update({
             'model.panoptic_fusion_head.full_resolution': True
         })
+    torch.manual_seed(args.seed)
     model = build_model(config, None, 'cpu', random_weights=True,
                         cfg_options=options)
     model = opts.prepare(model, ['backbone', 'neck'])
@@ -219,10 +248,12 @@ def print_row(row: Dict) -> None:
 
 def build_peers(opts: RunOptions, args: argparse.Namespace,
                 skipped: Dict[str, str]) -> List[Tuple]:
-    """(model, tasks, params) of each available peer."""
+    """(model, tasks, params) of each available peer, its random weights
+    drawn from ``--seed``."""
     built = []
     for name in args.peers:
         try:
+            torch.manual_seed(args.seed)
             tasks, model = build_peer(name, opts, args.prompts,
                                       args.peer_set_image_prompts,
                                       args.image)
@@ -248,10 +279,16 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     kept = False if args.release_memory else keep_freed_memory()
-    torch.manual_seed(0)
     dtype = 'fp16' if args.fp16 else 'bf16' if args.bf16 else \
         'int8' if args.int8 else 'fp32'
     opts = RunOptions(args.device, dtype, args.channels_last, args.compile)
+    precisions = list(dict.fromkeys(args.precisions or [dtype]))
+    rap_opts = {
+        p: opts if p == dtype else RunOptions(args.device, p,
+                                              args.channels_last,
+                                              args.compile)
+        for p in precisions
+    }
     labels = args.labels or [default_label(c) for c in args.configs]
     if len(labels) != len(args.configs):
         sys.exit('--labels needs one label per config')
@@ -262,14 +299,18 @@ def main() -> None:
         print('GEMM peaks (GFLOP/s): ' + ', '.join(
             f'{k} {v:.0f}' for k, v in report['gemm_peaks'].items()))
     start = time.time()
-    rap_models, built = [], []
-    for config, label in zip(args.configs, labels):
-        built.append((label, False) +
-                     build_rap_sam(config, label, opts, args, False))
-        rap_models.append(label)
-        if args.baseline:
-            built.append((f'{label} baseline', True) + build_rap_sam(
-                config, f'{label} baseline', opts, args, True))
+    rap_models, built, model_precision = [], [], {}
+    for config, base_label in zip(args.configs, labels):
+        for precision, run_opts in rap_opts.items():
+            label = base_label if len(precisions) == 1 else \
+                f'{base_label} {precision}'
+            built.append((label, False) +
+                         build_rap_sam(config, label, run_opts, args, False))
+            rap_models.append(label)
+            model_precision[label] = precision
+            if args.baseline:
+                built.append((f'{label} baseline', True) + build_rap_sam(
+                    config, f'{label} baseline', run_opts, args, True))
     skipped: Dict[str, str] = {}
     peers = build_peers(opts, args, skipped)
     built += [(None, False) + peer for peer in peers]
@@ -299,24 +340,25 @@ def main() -> None:
     if args.profile and opts.device_type == 'cpu':
         for label, baseline, model, _, _ in built:
             if label and not baseline:
-                profile_model(model, label, opts, args, report)
+                profile_model(model, label,
+                              rap_opts[model_precision[label]], args, report)
 
     ratios = peer_ratios(rows, rap_models)
     targets = check_targets(rows, rap_models)
-    setting = (f'{cpu_description()}; device {opts.device}, {dtype}, '
-               f'threads {torch.get_num_threads()}, freed memory '
+    precision_text = dtype if precisions == [dtype] else \
+        f"RAP-SAM {' / '.join(precisions)}, peers {dtype}"
+    setting = (f'{cpu_description()}; device {opts.device}, '
+               f'{precision_text}, threads {torch.get_num_threads()}, '
+               'freed memory '
                f"{'kept' if kept else 'released'}, channels_last "
                f'{opts.channels_last}, compile {opts.compile}, repeat '
                f'{args.repeat} (peers {args.peer_repeat or args.repeat}), '
                f'warmup {args.warmup}, random weights')
     if args.cfg_options:
         setting += f', RAP-SAM cfg-options {args.cfg_options}'
-    peak_precision = 'fp32' if dtype == 'fp32' else 'bf16'
-    if opts.device_type == 'cpu' and dtype in ('bf16', 'int8'):
+    if opts.device_type == 'cpu' and {'bf16', 'int8'} & {dtype, *precisions}:
         setting += (f'; bf16 convolutions {bf16_speedup():.2f}x as fast as '
                     'fp32')
-        if dtype == 'int8' and bf16_speedup() <= 1:
-            peak_precision = 'fp32'  # the rest runs in fp32 here
     if 'gemm_peaks' in report:
         peaks = report['gemm_peaks']
         setting += ('; GEMM peak GFLOP/s: ' + ', '.join(
@@ -327,12 +369,16 @@ def main() -> None:
           'RAP-SAM is faster):', '', ratio_table(ratios, rap_models), '',
           'Targets:', '', target_table(targets)]
     if 'gemm_peaks' in report and not args.no_flops:
-        md += ['', 'Effective speed (FLOPs / median latency) against the '
-               'GEMM peak of the precision (the faster of torch.mm and '
-               'oneDNN):', '',
-               efficiency_table(rows, rap_models,
-                                report['gemm_peaks'][peak_precision],
-                                peak_precision)]
+        tables = []
+        for precision in ('fp32', 'bf16'):
+            models = [m for m in rap_models if model_precision[m] == precision]
+            if models:
+                tables += ['', efficiency_table(
+                    rows, models, report['gemm_peaks'][precision], precision)]
+        if tables:
+            md += ['', 'Effective speed (FLOPs / median latency) against the '
+                   'GEMM peak of the precision (the faster of torch.mm and '
+                   'oneDNN):', *tables]
     if skipped:
         md += [''] + [f'Skipped {k}: {v}' for k, v in skipped.items()]
     for label, prof in report.get('profiles', {}).items():

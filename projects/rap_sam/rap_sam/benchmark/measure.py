@@ -228,21 +228,24 @@ def measure_task(task,
     """FLOPs, peak memory and latency of one :class:`Task`.
 
     The first untimed run also counts FLOPs (not with ``opts.compile``:
-    the compiled graphs are not traced by the counter; the eager FLOPs are
-    the same); peak memory is that of the last untimed run; then
-    ``repeat`` runs are timed. All runs are under ``opts.context()``
-    (no_grad, autocast).
+    the compiled graphs are not traced by the counter, and the eager FLOPs
+    are the same; not in int8, whose backbone runs in ONNX Runtime, out of
+    the counter's sight); peak memory is that of the last untimed run; then
+    ``repeat`` runs are timed. Every run is under the ``context()``
+    (no_grad, autocast) of the task's own options (``task.opts``), or of
+    ``opts`` for a task without.
 
     Args:
         task (Task): The work.
-        opts (RunOptions): Device and precision.
+        opts (RunOptions): Device and precision of tasks without their
+            own.
         repeat (int): Timed runs.
         warmup (int): Untimed runs first (at least 1).
         flops (bool): Count FLOPs.
 
     Returns:
-        dict: The row: task fields, :func:`summarize`'s statistics,
-        ``times_s``, ``gflops`` and ``peak_mb``.
+        dict: The row: task fields, ``precision``, :func:`summarize`'s
+        statistics, ``times_s``, ``gflops`` and ``peak_mb``.
     """
     return measure_tasks([task], opts, repeat, warmup, flops)[0]
 
@@ -262,12 +265,13 @@ def measure_tasks(tasks: Sequence,
     :func:`measure_task`); then round ``r`` times one run of every task
     that still needs runs. On a machine shared with other work, a burst of
     load then slows every task of a round instead of a few tasks' runs, so
-    the ratios between tasks (and models) hold better than with tasks
-    timed one after the other.
+    the ratios between tasks (and models, and a model's precisions) hold
+    better than with tasks timed one after the other.
 
     Args:
         tasks (Sequence[Task]): The work.
-        opts (RunOptions): Device and precision.
+        opts (RunOptions): Device and precision of tasks without their
+            own (``task.opts``).
         repeat (int): Timed runs per task.
         warmup (int): Untimed runs per task first (at least 1).
         flops (bool): Count FLOPs.
@@ -285,41 +289,46 @@ def measure_tasks(tasks: Sequence,
     warmup = max(1, warmup)
     repeats = list(repeats) if repeats is not None else [repeat] * len(tasks)
     rows = []
-    with opts.context():
-        for task in tasks:
-            gflops = float('nan')
-            for i in range(warmup):
-                mem = PeakMemory(opts.device)
-                with mem if i == warmup - 1 else contextlib.nullcontext():
-                    if i == 0 and flops and not opts.compile:
-                        gflops = count_flops(task.fn, task.modules) / 1e9
-                    else:
-                        task.fn()
-            rows.append(
-                dict(
-                    model=task.model,
-                    task=task.name,
-                    key=task.key,
-                    shape=list(task.shape),
-                    compare_to=task.compare_to,
-                    note=task.note,
-                    gflops=gflops,
-                    peak_mb=mem.peak_mb,
-                    memory_method=mem.method,
-                    times_s=[]))
-            if on_row:
-                on_row(rows[-1])
-        for r in range(max(repeats, default=0)):
-            for task, row, n in zip(tasks, rows, repeats):
-                if r >= n:
-                    continue
-                sync(opts.device)
+    for task in tasks:
+        run_opts = task.opts or opts
+        gflops = float('nan')
+        count = flops and not run_opts.compile and run_opts.dtype != 'int8'
+        for i in range(warmup):
+            mem = PeakMemory(run_opts.device)
+            with run_opts.context(), \
+                    mem if i == warmup - 1 else contextlib.nullcontext():
+                if i == 0 and count:
+                    gflops = count_flops(task.fn, task.modules) / 1e9
+                else:
+                    task.fn()
+        rows.append(
+            dict(
+                model=task.model,
+                task=task.name,
+                key=task.key,
+                shape=list(task.shape),
+                compare_to=task.compare_to,
+                note=task.note,
+                precision=run_opts.dtype,
+                gflops=gflops,
+                peak_mb=mem.peak_mb,
+                memory_method=mem.method,
+                times_s=[]))
+        if on_row:
+            on_row(rows[-1])
+    for r in range(max(repeats, default=0)):
+        for task, row, n in zip(tasks, rows, repeats):
+            if r >= n:
+                continue
+            run_opts = task.opts or opts
+            with run_opts.context():
+                sync(run_opts.device)
                 start = time.perf_counter()
                 task.fn()
-                sync(opts.device)
+                sync(run_opts.device)
                 row['times_s'].append(time.perf_counter() - start)
-            if on_round:
-                on_round(r, rows)
+        if on_round:
+            on_round(r, rows)
     for row in rows:
         row.update(summarize(row['times_s']))
     return rows

@@ -6,6 +6,7 @@ A row is a dict with ``model``, ``task``, ``key`` (task@HxW),
 """
 import json
 import math
+import textwrap
 from typing import Dict, List, Optional, Sequence
 
 Row = Dict[str, object]
@@ -140,14 +141,27 @@ def efficiency_table(rows: Sequence[Row], rap_models: Sequence[str],
 
 
 def target_table(targets: Sequence[Dict[str, object]]) -> str:
-    """Markdown table of :func:`check_targets`."""
+    """Markdown table of :func:`check_targets`: a row per target, a column
+    per RAP-SAM model (e.g. one per precision), each value marked met or
+    not (``-`` where a row it needs was not run)."""
+    models = list(dict.fromkeys(t['model'] for t in targets))
+    names = list(dict.fromkeys(t['target'] for t in targets))
+    by_key = {(t['model'], t['target']): t for t in targets}
     lines = [
-        '| model | target | value | limit | met |', '|---|---|---|---|---|'
+        f"| target | limit | {' | '.join(models)} |",
+        '|' + '---|' * (2 + len(models))
     ]
-    for t in targets:
-        met = '-' if t['met'] is None else ('yes' if t['met'] else 'no')
-        lines.append(f"| {t['model']} | {t['target']} | "
-                     f"{_fmt(t['value'], 2)} | {t['limit']} | {met} |")
+    for name in names:
+        cells = []
+        for m in models:
+            t = by_key.get((m, name))
+            if t is None or t['met'] is None:
+                cells.append('-')
+            else:
+                cells.append(f"{_fmt(t['value'], 2)} "
+                             f"({'met' if t['met'] else 'not met'})")
+        limit = next(t['limit'] for t in targets if t['target'] == name)
+        lines.append(f"| {name} | {limit} | {' | '.join(cells)} |")
     return '\n'.join(lines)
 
 
@@ -159,7 +173,8 @@ def bar_chart(rows: Sequence[Row], path: str, title: str = '') -> None:
     keys = list(dict.fromkeys(r.get('compare_to') or r['key'] for r in rows))
     models = list(dict.fromkeys(r['model'] for r in rows))
     width = 0.8 / max(len(models), 1)
-    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(keys)), 5))
+    fig_width = max(8, 1.1 * len(keys))
+    fig, ax = plt.subplots(figsize=(fig_width, 5))
     for i, m in enumerate(models):
         xs, ys, errs = [], [], []
         for j, k in enumerate(keys):
@@ -178,7 +193,9 @@ def bar_chart(rows: Sequence[Row], path: str, title: str = '') -> None:
     for j in range(1, len(keys)):
         ax.axvline(j - 0.5, color='grey', lw=0.5, alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(title, fontsize=9)
+    # about 14 characters of 9-point text an inch: the setting in full
+    ax.set_title('\n'.join(textwrap.wrap(title, int(14 * fig_width))),
+                 fontsize=9)
     ax.grid(axis='y', which='both', alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -112,6 +112,9 @@ class Task:
         compare_to (str, optional): :attr:`key` of the RAP-SAM task this
             task is compared with (default: the same key).
         note (str): Shown in the table.
+        opts (RunOptions, optional): How it runs (the precision whose
+            ``context()`` each run enters), when not as the rest of the
+            benchmark run.
     """
     model: str
     name: str
@@ -120,6 +123,7 @@ class Task:
     modules: Sequence[nn.Module] = field(default_factory=tuple)
     compare_to: Optional[str] = None
     note: str = ''
+    opts: Optional[RunOptions] = None
 
     @property
     def key(self) -> str:
@@ -201,7 +205,7 @@ def rap_sam_tasks(model: nn.Module,
         cache_prompt_kv (bool): The predictors' ``cache_prompt_kv``.
 
     Returns:
-        list[Task]: The tasks.
+        list[Task]: The tasks, each run with ``opts``.
     """
     from rap_sam.inference import RapSAMPredictor, VideoPredictor
     tasks: List[Task] = []
@@ -275,6 +279,8 @@ def rap_sam_tasks(model: nn.Module,
         Task(label, 'video frame', VIDEO_SHAPE, lambda: video.step(frame),
              mods, note='VideoPredictor.step'),
     ]
+    for task in tasks:
+        task.opts = opts
     return tasks
 
 
