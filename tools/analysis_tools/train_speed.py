@@ -2,8 +2,10 @@
 
 Each iteration is the runner's ``model.train_step``: data preprocessor,
 forward with losses, their parsing for the log, and the config's optimiser
-wrapper (backward, gradient clipping, step), with glibc's malloc set as the
-configs' runner sets it (``KeepFreedMemoryHook``).
+wrapper (backward, gradient clipping, step), with glibc's malloc and the
+weights' memory format set as the configs' runner sets them
+(``KeepFreedMemoryHook``, and ``ChannelsLastHook`` where the config's
+``default_hooks.memory_format`` has it).
 
 Example::
 
@@ -19,11 +21,13 @@ import argparse
 import logging
 import statistics
 import time
+from types import SimpleNamespace
 
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
+from mmengine.registry import HOOKS
 
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
@@ -61,6 +65,10 @@ def main():
     logger.setLevel(logging.WARNING)  # one line per parameter group
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     logger.setLevel(level)
+    memory_format = cfg.get('default_hooks', {}).get('memory_format')
+    if memory_format:  # as the runner does, after building the optimiser
+        HOOKS.build(memory_format).before_run(
+            SimpleNamespace(model=model, logger=logger))
     head = model.panoptic_head
     print(f'{args.config}: batch {args.batch_size}, {args.threads} threads')
     for index, shape in enumerate(args.shapes):
