@@ -43,6 +43,13 @@ def test_only_the_listed_devices_convert():
     assert not model[0].weight.is_contiguous()  # 3x3: NHWC differs
 
 
+def test_wrapped_models_keep_their_layout():
+    # DDP lays out its gradient buckets when it wraps the model
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3))
+    ChannelsLastHook().before_run(_runner(torch.nn.DataParallel(model)))
+    assert model[0].weight.is_contiguous()
+
+
 def test_training_steps_equal_in_either_layout():
     # the runner builds the optimiser before the hooks' before_run: the
     # converted parameters must still be the ones it updates, and the
