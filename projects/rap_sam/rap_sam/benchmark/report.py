@@ -145,13 +145,13 @@ def target_table(targets: Sequence[Dict[str, object]]) -> str:
     per RAP-SAM model (e.g. one per precision), each value marked met or
     not (``-`` where a row it needs was not run)."""
     models = list(dict.fromkeys(t['model'] for t in targets))
-    names = list(dict.fromkeys(t['target'] for t in targets))
+    limits = {t['target']: t['limit'] for t in targets}
     by_key = {(t['model'], t['target']): t for t in targets}
     lines = [
         f"| target | limit | {' | '.join(models)} |",
         '|' + '---|' * (2 + len(models))
     ]
-    for name in names:
+    for name, limit in limits.items():
         cells = []
         for m in models:
             t = by_key.get((m, name))
@@ -160,7 +160,6 @@ def target_table(targets: Sequence[Dict[str, object]]) -> str:
             else:
                 cells.append(f"{_fmt(t['value'], 2)} "
                              f"({'met' if t['met'] else 'not met'})")
-        limit = next(t['limit'] for t in targets if t['target'] == name)
         lines.append(f"| {name} | {limit} | {' | '.join(cells)} |")
     return '\n'.join(lines)
 
