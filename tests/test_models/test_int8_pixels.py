@@ -7,6 +7,7 @@ from rap_sam.models.heads import PixelFeatures, hard_mask_pool
 from rap_sam.models.heads.int8_pixels import (Int8Pixels,
                                               int8_products_available)
 from rap_sam.models.heads.pixel_features import onednn_packing_available
+from rap_sam.models.layers import FactoredMap
 
 needs_int8 = pytest.mark.skipif(
     not (int8_products_available(torch.zeros(1))
@@ -116,3 +117,27 @@ def test_int8_products_need_a_cpu_map():
         with pytest.raises(ValueError, match='CPU'):
             Int8Pixels(torch.randn(1, 8, 4, 4, device='cuda'))
     assert not int8_products_available(torch.zeros(1, device='meta'))
+
+
+@needs_int8
+def test_int8_products_of_a_factored_map_quantize_its_basis():
+    torch.manual_seed(0)
+    factored = FactoredMap(_map(), torch.randn(48, 32))
+    full = factored.materialize()
+    pixels = PixelFeatures(factored, 'int8')
+    assert pixels._int8.values.shape == (2, 23 * 37, 32)
+    queries = torch.randn(2, 10, 48)
+    exact = torch.einsum('bnc,bchw->bnhw', queries, full)
+    got = pixels.mask_logits(queries)
+    rel = float((got - exact).norm() / exact.norm())
+    assert rel < 0.02, rel
+    # pooling: the exact sums of the quantized basis, projected
+    mask_logits = torch.randn(2, 10, 23, 37)
+    quantized = pixels._int8
+    dequantized = (quantized.values.double() *
+                   quantized.scales[:, None].double()).transpose(
+                       1, 2).reshape(factored.basis.shape)
+    expected = hard_mask_pool(dequantized, mask_logits.double(),
+                              0.5) @ factored.weight.double().t()
+    torch.testing.assert_close(pixels.pool(mask_logits).double(), expected,
+                               rtol=1e-5, atol=1e-4)

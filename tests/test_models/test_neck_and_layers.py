@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from rap_sam.models import LiteDeformFPN, ModulatedDeformConv2d
+from rap_sam.models.layers import FactoredMap
 
 
 def test_deform_conv_matches_mmcv_compiled_op():
@@ -156,3 +157,56 @@ def test_auto_deform_impl_is_gather_on_cpu():
 def test_unknown_deform_impl_is_refused():
     with pytest.raises(ValueError, match='impl'):
         ModulatedDeformConv2d(4, 4, impl='cuda')
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_factored_map_stands_for_the_necks_map(channels_last):
+    """factored=True: the fused map plus a constant, the coordinates and
+    zero padding to a multiple of 8 channels, with coord_conv's columns;
+    its product is forward's map, in the same layout."""
+    torch.manual_seed(0)
+    neck = LiteDeformFPN(in_channels=[8, 16, 32, 64], agg_channels=16,
+                         out_channels=24).eval()
+    torch.nn.init.normal_(neck.coord_conv.bias)
+    feats = [torch.randn(2, c, 24 // s, 40 // s)
+             for c, s in zip([8, 16, 32, 64], [1, 2, 4, 8])]
+    if channels_last:
+        neck = neck.to(memory_format=torch.channels_last)
+        feats = [f.contiguous(memory_format=torch.channels_last)
+                 for f in feats]
+    with torch.no_grad():
+        (expected, ) = neck(feats)
+        (factored, ) = neck(feats, factored=True)
+    assert isinstance(factored, FactoredMap)
+    assert factored.shape == expected.shape == (2, 24, 24, 40)
+    basis = factored.basis
+    assert basis.shape == (2, 24, 24, 40)  # 16 + 3 channels, padded to 24
+    assert basis.is_contiguous(
+        memory_format=torch.channels_last) == channels_last
+    assert torch.equal(basis[:, 16], torch.ones(2, 24, 40))
+    coords = neck.coord_channels(basis)
+    assert torch.equal(basis[:, 17:19], coords)
+    assert not basis[:, 19:].any()
+    got = factored.materialize()
+    assert got.is_contiguous(
+        memory_format=torch.channels_last) == channels_last
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_factored_map_shape_dtype_and_basis_changes():
+    basis = torch.randn(2, 8, 5, 7)
+    weight = torch.randn(12, 8)
+    factored = FactoredMap(basis, weight)
+    assert factored.shape == (2, 12, 5, 7)
+    assert factored.dtype == torch.float32
+    expected = torch.einsum('ck,bkhw->bchw', weight, basis)
+    torch.testing.assert_close(factored.materialize(), expected)
+    half = factored.to(torch.bfloat16)
+    assert half.dtype == torch.bfloat16 and half.weight is weight
+    flipped = factored.map_basis(lambda t: t.flip(-1))
+    torch.testing.assert_close(flipped.materialize(), expected.flip(-1))
+    with pytest.raises(ValueError, match=r'\(C, K\) weight projects'):
+        FactoredMap(basis, torch.randn(12, 9))
+    torch.testing.assert_close(factored[1:2].materialize(), expected[1:2])
+    with pytest.raises(TypeError, match='a slice of its images'):
+        factored[0]

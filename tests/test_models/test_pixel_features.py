@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from rap_sam.models.heads import (PixelFeatures, PromptAdapter,
                                   decoder_features, hard_mask_pool)
 from rap_sam.models.heads.pixel_features import onednn_packing_available
+from rap_sam.models.layers import FactoredMap
 
 needs_onednn = pytest.mark.skipif(
     not onednn_packing_available(torch.zeros(1)),
@@ -255,3 +256,73 @@ def test_packing_pixel_kv_it_cannot_is_an_error():
     keys = torch.randn(1, 2, 6, 4).half()
     with pytest.raises(ValueError, match='fp32 or bf16'):
         PackedPixelKV(keys, keys)
+
+
+def _factored(dtype=torch.float32):
+    torch.manual_seed(0)
+    basis = torch.randn(2, 24, 23, 37).to(dtype)
+    weight = torch.randn(40, 24)
+    return FactoredMap(basis, weight)
+
+
+@pytest.mark.parametrize('kernel', [
+    'torch',
+    pytest.param('onednn', marks=needs_onednn),
+    pytest.param('packed', marks=needs_onednn)
+])
+@pytest.mark.parametrize('num_queries', [0, 1, 10])
+def test_a_factored_map_gives_the_products_of_its_map(kernel, num_queries):
+    """Queries projected onto the basis and sums projected back: the
+    products of the materialized map, up to the order of the sums."""
+    factored = _factored()
+    full = factored.materialize()
+    queries = torch.randn(2, num_queries, 40)
+    mask_logits = torch.randn(2, num_queries, 23, 37)
+    weights = torch.randn(2, num_queries, 23 * 37).softmax(-1)
+    pixels = PixelFeatures(factored, kernel)
+    plain = PixelFeatures(full)
+    assert pixels.shape == full.shape == (2, 40, 23, 37)
+    assert pixels.basis is factored.basis
+    tol = dict(rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(pixels.mask_logits(queries),
+                               plain.mask_logits(queries), **tol)
+    torch.testing.assert_close(pixels.pool(mask_logits),
+                               plain.pool(mask_logits), **tol)
+    torch.testing.assert_close(pixels.weighted_sum(weights),
+                               plain.weighted_sum(weights), **tol)
+    linear, bias = torch.randn(6, 40), torch.randn(6)
+    torch.testing.assert_close(pixels.linear(linear, bias),
+                               plain.linear(linear, bias), **tol)
+    torch.testing.assert_close(pixels.tensor, full)
+    assert pixels.tensor is pixels.tensor  # computed once
+    other = pixels.with_kernel('torch')
+    assert other.kernel == 'torch' and other.projection is factored.weight
+
+
+@needs_onednn
+def test_decoder_features_keep_a_factored_map_factored():
+    factored = _factored()
+    pixels = decoder_features(factored)
+    assert pixels.kernel == 'onednn'
+    assert pixels.projection is factored.weight
+    with torch.autocast('cpu', torch.bfloat16):
+        half = decoder_features(factored)
+    assert half.dtype == torch.bfloat16
+    assert half.projection.dtype == torch.float32
+    queries = torch.randn(2, 3, 40)
+    with torch.autocast('cpu', torch.bfloat16):
+        got = half.mask_logits(queries)
+    expected = torch.einsum('bnc,bchw->bnhw', queries,
+                            factored.materialize())
+    assert got.dtype == torch.bfloat16
+    rel = float((got.float() - expected).norm() / expected.norm())
+    assert rel < 1e-2, rel
+
+
+@needs_onednn
+def test_prompt_adapter_keys_and_values_of_a_factored_map():
+    factored = _factored()
+    adapter = PromptAdapter(embed_dims=40, num_heads=4).eval()
+    for expected, got in zip(adapter.pixel_kv(factored.materialize()),
+                             adapter.pixel_kv(PixelFeatures(factored))):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)

@@ -9,6 +9,7 @@ from conftest import ALL_CONFIGS, load_config
 from mmdet.registry import MODELS
 from mmdet.structures.mask import BitmapMasks
 from mmdet.testing import demo_mm_inputs, demo_track_inputs
+from rap_sam.models.layers import FactoredMap
 
 R18 = 'rap-sam_r18_8xb2-12e_coco-panoptic.py'
 R50 = 'rap-sam_r50_8xb2-12e_coco-panoptic.py'
@@ -236,3 +237,98 @@ def test_prompt_count_must_match_masks(r18):
     sample.prompt_instances = sample.prompt_instances[:1]
     with pytest.raises(ValueError, match='one mask per prompt'):
         r18(**data, mode='loss')
+
+
+def test_eval_decodes_the_factored_map_to_the_same_outputs(r18):
+    """In eval mode the decoder reads the neck's map factored; every
+    layer's outputs and the video masks are those of the map itself."""
+    r18.eval()
+    data = add_prompts(
+        image_batch(r18, [(3, 64, 96)], [2], False, training=False))
+    with torch.no_grad():
+        (factored, ) = r18.extract_feat(data['inputs'])
+        (full, ) = r18.extract_feat(data['inputs'], factored=False)
+        assert isinstance(factored, FactoredMap)
+        assert isinstance(full, torch.Tensor)
+        torch.testing.assert_close(factored.materialize(), full,
+                                   rtol=1e-5, atol=1e-5)
+        outputs = {}
+        for flag in (False, True):
+            r18.factored_map = flag
+            outputs[flag] = r18(**copy.deepcopy(data), mode='tensor')
+    r18.factored_map = True
+    for key in ('cls_logits', 'mask_logits', 'prompt_mask_logits',
+                'prompt_iou_logits'):
+        for expected, got in zip(outputs[False][key], outputs[True][key]):
+            torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-3)
+    clip = r18.data_preprocessor(
+        demo_track_inputs(batch_size=1, num_frames=2,
+                          image_shapes=[(3, 64, 96)], num_items=[2],
+                          num_classes=num_things(r18), with_mask=True),
+        False)
+    with torch.no_grad():
+        videos = {}
+        for flag in (False, True):
+            r18.factored_map = flag
+            videos[flag] = r18(**copy.deepcopy(clip), mode='tensor')
+    r18.factored_map = True
+    for expected, got in zip(videos[False], videos[True]):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_training_on_the_factored_map_gives_the_same_gradients():
+    torch.manual_seed(0)
+    model = MODELS.build(load_config(R18).model).train()
+    data = image_batch(model, [(3, 64, 96)], [2])
+    grads = {}
+    for flag in (False, True):
+        model.factored_map = flag
+        assert isinstance(model.extract_feat(data['inputs'])[0],
+                          FactoredMap) == flag
+        torch.manual_seed(1)  # the same sampled points
+        losses = model.loss(data['inputs'],
+                            copy.deepcopy(data['data_samples']))
+        model.zero_grad()
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+        grads[flag] = {n: p.grad.clone() for n, p in model.named_parameters()
+                       if p.grad is not None}
+    assert grads[False].keys() == grads[True].keys()
+    for name in ('neck.coord_conv.weight', 'neck.coord_conv.bias',
+                 'neck.output_conv.weight', 'backbone.conv1.weight'):
+        assert grads[True][name].abs().sum() > 0
+    # float noise: each gradient within 1e-4 of its norm (3.5e-6 at most
+    # when written)
+    for name, expected in grads[False].items():
+        error = (grads[True][name] - expected).norm()
+        assert error <= 1e-4 * expected.norm(), (name, float(error))
+
+
+class _Features(torch.nn.Module):
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.extract_feat(x)[0]
+
+
+def test_export_graphs_keep_the_map(r18):
+    r18.eval()
+    x = torch.randn(1, 3, 64, 64)
+    assert isinstance(r18.extract_feat(x, factored=False)[0], torch.Tensor)
+    with torch.no_grad():
+        traced = torch.jit.trace(_Features(r18), x)
+        torch.testing.assert_close(
+            traced(x), r18.extract_feat(x)[0].materialize(), rtol=1e-5,
+            atol=1e-5)
+
+
+def test_a_factored_map_from_a_neck_that_cannot_is_an_error(r18):
+    model = copy.deepcopy(r18).eval()
+    model.neck = torch.nn.Identity()
+    x = torch.randn(1, 3, 64, 64)
+    with pytest.raises(ValueError, match='Identity cannot give its map'):
+        model.extract_feat(x, factored=True)
+    # by default, such a neck's map as it gives it
+    assert len(model.extract_feat(x)) == 4

@@ -201,7 +201,7 @@ def main() -> None:
         image=osp.join(args.out_dir, 'image_model.onnx'),
         prompt=osp.join(args.out_dir, 'prompt_decoder.onnx'))
     with torch.no_grad():
-        features = model.extract_feat(x)[0]
+        features = model.extract_feat(x, factored=False)[0]
     export_image_model(model, x, paths['image'], args.opset)
     export_prompt_decoder(model, features, meta['batch_input_shape'],
                           paths['prompt'], meta['img_shape'], args.opset)

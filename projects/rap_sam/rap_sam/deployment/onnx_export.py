@@ -50,7 +50,7 @@ class ImageModelExport(nn.Module):
         self.model = model
 
     def forward(self, image: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        features = self.model.extract_feat(image)[0]
+        features = self.model.extract_feat(image, factored=False)[0]
         objects = self.model.panoptic_head.predict_from_queries(
             features).objects
         return objects.cls_logits, objects.mask_logits, features

@@ -293,7 +293,9 @@ class RapSAMPredictor:
     @property
     def features(self) -> Optional[Tensor]:
         """(1, C, H, W) stride-4 features of the image set last, in the
-        predictor's precision; None before :meth:`set_image`."""
+        predictor's precision; None before :meth:`set_image`. (The decoder
+        reads the neck's factored map, :attr:`pixels`; this computes the
+        map on first use.)"""
         return None if self._pixels is None else self._pixels.tensor
 
     @property
@@ -304,7 +306,7 @@ class RapSAMPredictor:
         return self._pixels
 
     def _sample(self) -> DetDataSample:
-        if self.features is None:
+        if self._pixels is None:
             raise RuntimeError('call set_image() before predicting')
         return DetDataSample(metainfo=self._meta)
 
@@ -340,12 +342,12 @@ class RapSAMPredictor:
         with autocast(self.precision, str(self.device)):
             if self._prompt_kv is None and self._prompted and \
                     self.cache_prompt_kv:
-                pack = onednn_packing_available(self.features)
+                pack = onednn_packing_available(self._pixels.basis)
                 kv = self.model.panoptic_head.prompt_adapter.pixel_kv(
-                    self.features)
+                    self._pixels)
                 self._prompt_kv = PackedPixelKV(*kv) if pack else kv
                 if pack and self._pixels.kernel != 'int8':
-                    self._pixels = PixelFeatures(self.features, 'packed')
+                    self._pixels = self._pixels.with_kernel('packed')
             prompt_kv = self._prompt_kv
             self._prompted = True
             result = self.model.predict_from_feats(

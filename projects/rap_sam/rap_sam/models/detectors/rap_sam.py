@@ -10,7 +10,9 @@ from mmdet.models.detectors import MaskFormer
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList, TrackDataSample, TrackSampleList
 from mmdet.utils import OptConfigType
+from ..layers import FactoredMap
 from ..heads.clip_targets import clip_to_frames
+from ..heads.rap_sam_head import tracing
 from ..heads.text_classifier import OpenVocabClassifier
 from ..heads.video_track_state import VideoTrackState
 from .dataset_meta import TestVocabularyMeta
@@ -43,10 +45,16 @@ class RapSAM(TestVocabularyMeta, MaskFormer):
     ``pred_track_instances`` on every frame for clips, and
     ``pred_panoptic_seg`` on every frame when ``test_cfg.video_panoptic_on``
     (video panoptic segmentation, ids stable over the video).
+
+    Args:
+        factored_map (bool): Decode the neck's map in its factored form
+            (:meth:`extract_feat`). Defaults to True.
+        *args, **kwargs: Those of :class:`MaskFormer`.
     """
 
     def __init__(self, *args, panoptic_head: OptConfigType = None,
                  panoptic_fusion_head: OptConfigType = None,
+                 factored_map: bool = True,
                  **kwargs) -> None:
         test_classifier = (panoptic_head or {}).get('test_classifier')
         if test_classifier and panoptic_fusion_head:
@@ -61,6 +69,42 @@ class RapSAM(TestVocabularyMeta, MaskFormer):
         super().__init__(*args, panoptic_head=panoptic_head,
                          panoptic_fusion_head=panoptic_fusion_head,
                          **kwargs)
+        self.factored_map = factored_map
+
+    def extract_feat(self,
+                     batch_inputs: Tensor,
+                     factored: Optional[bool] = None
+                     ) -> Tuple[Union[Tensor, FactoredMap]]:
+        """The backbone and the neck: the neck's single stride-4 map.
+
+        Factored, the map is the neck's thin basis and the 1x1 projection
+        that widens it (:meth:`LiteDeformFPN.forward`): the
+        decoder then takes its products with 136 channels a pixel instead
+        of 256 (forward and backward), with the same values and gradients
+        up to the order of the sums, and the 256-channel map is never
+        written. The measured gains are in the project README ("The
+        neck's map, factored").
+
+        Args:
+            batch_inputs (Tensor): (N, 3, H, W) images.
+            factored (bool, optional): Return the map factored. Defaults
+                to: with ``factored_map``, outside tracing and export
+                (whose graphs keep the map), when the neck can
+                (``factors_map``).
+
+        Returns:
+            tuple[Tensor | FactoredMap]: The (N, C, H / 4, W / 4) map.
+        """
+        if factored is None:
+            factored = (self.factored_map and not tracing()
+                        and getattr(self.neck, 'factors_map', False))
+        elif factored and not getattr(self.neck, 'factors_map', False):
+            raise ValueError(f'{type(self.neck).__name__} cannot give its '
+                             'map factored')
+        x = self.backbone(batch_inputs)
+        if factored:
+            return self.neck(x, factored=True)
+        return self.neck(x)
 
     def init_weights(self) -> None:
         """Initialise, loading the backbone's ``Pretrained`` weights first.

@@ -89,11 +89,14 @@ class PromptAdapter(nn.Module):
         self.norm = nn.LayerNorm(embed_dims)
         self.iou_head = nn.Linear(embed_dims, 1)
 
-    def pixel_kv(self, features: Tensor) -> Tuple[Tensor, Tensor]:
+    def pixel_kv(self, features: Union[Tensor, PixelFeatures]
+                 ) -> Tuple[Tensor, Tensor]:
         """Keys and values of every pixel for the cross-attention.
 
         Args:
-            features (Tensor): (B, C, H, W) pixel features.
+            features (Tensor | PixelFeatures): (B, C, H, W) pixel features
+                (factored ones project their basis: K multiply-adds per
+                output instead of C).
 
         Returns:
             tuple[Tensor]: keys and values, each (B, heads, H * W,
@@ -104,9 +107,8 @@ class PromptAdapter(nn.Module):
         attn = self.cross_attn.attn
         c = self.embed_dims
         b = features.shape[0]
-        kv = F.linear(
-            features.flatten(2).transpose(1, 2), attn.in_proj_weight[c:],
-            attn.in_proj_bias[c:])
+        kv = PixelFeatures.of(features).linear(attn.in_proj_weight[c:],
+                                               attn.in_proj_bias[c:])
         kv = kv.view(b, -1, 2, self.num_heads, c // self.num_heads)
         if self.training:
             keys, values = kv.permute(2, 0, 3, 1, 4).contiguous().unbind(0)
@@ -208,7 +210,6 @@ class PromptAdapter(nn.Module):
             the refined queries (B, P, C).
         """
         pixels = PixelFeatures.of(features)
-        features = pixels.tensor
         block = self.cross_attn
         attn = block.attn
         b, p, c = kernels.shape
@@ -219,7 +220,7 @@ class PromptAdapter(nn.Module):
             out = self.attend_pixels(pixels, queries)
         else:
             if pixel_kv is None:
-                pixel_kv = self.pixel_kv(features)
+                pixel_kv = self.pixel_kv(pixels)
             queries = queries.view(b, p, self.num_heads, -1).transpose(1, 2)
             if isinstance(pixel_kv, PackedPixelKV):
                 out = pixel_kv.attend(queries)

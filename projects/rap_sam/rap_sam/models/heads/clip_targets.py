@@ -1,5 +1,5 @@
 """Ground truth of a video clip, laid out like the clip's stacked features."""
-from typing import List
+from typing import List, Union
 
 import torch
 from mmengine.structures import InstanceData
@@ -7,24 +7,29 @@ from torch import Tensor
 
 from mmdet.models.utils import preprocess_panoptic_gt
 from mmdet.structures import TrackDataSample
+from ..layers import FactoredMap
 
 # Stuff segments carry no track id; they get one from their class.
 STUFF_ID_OFFSET = 1 << 30
 
 
-def frames_to_clip(x: Tensor, num_frames: int) -> Tensor:
+def frames_to_clip(x: Union[Tensor, FactoredMap],
+                   num_frames: int) -> Union[Tensor, FactoredMap]:
     """Stack the frames of each clip vertically into one tall map.
 
     Every query then pools, attends and predicts over the whole clip, so one
     query is one object across the clip's frames (its identity).
 
     Args:
-        x (Tensor): (N * T, C, H, W) per-frame maps.
+        x (Tensor | FactoredMap): (N * T, C, H, W) per-frame maps (a
+            factored map: its basis is stacked).
         num_frames (int): T.
 
     Returns:
-        Tensor: (N, C, T * H, W).
+        Tensor | FactoredMap: (N, C, T * H, W).
     """
+    if isinstance(x, FactoredMap):
+        return x.map_basis(lambda basis: frames_to_clip(basis, num_frames))
     nt, c, h, w = x.shape
     n = nt // num_frames
     return x.view(n, num_frames, c, h, w).transpose(1, 2).reshape(

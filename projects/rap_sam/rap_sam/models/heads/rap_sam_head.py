@@ -9,6 +9,7 @@ from torch import Tensor
 from mmdet.registry import MODELS, TASK_UTILS
 from mmdet.structures import SampleList, TrackSampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from ..layers import FactoredMap
 from .adapters import ObjectAdapter, PromptAdapter
 from .clip_targets import batch_clip_targets, frames_to_clip
 from .decoder_stage import DynamicConvDecoderStage
@@ -21,7 +22,7 @@ from .pixel_features import (PackedPixelKV, PixelFeatures,
 HeadOutputs = Dict[str, List[Tensor]]
 
 
-def _tracing() -> bool:
+def tracing() -> bool:
     """Whether the code is being traced, compiled or exported, where the
     plain products keep the graph portable (ONNX, other devices)."""
     return (torch.jit.is_tracing() or torch.compiler.is_compiling()
@@ -43,12 +44,12 @@ def default_kernel(features: Tensor) -> str:
     batch 2, 5-6 % faster (0.365 -> 0.348 s and 0.413 -> 0.390 s, medians
     of 20 in two runs).
     """
-    if _tracing() or not onednn_packing_available(features):
+    if tracing() or not onednn_packing_available(features):
         return 'torch'
     return 'onednn'
 
 
-def decoder_features(features: Union[Tensor, PixelFeatures],
+def decoder_features(features: Union[Tensor, FactoredMap, PixelFeatures],
                      kernel: Optional[str] = None) -> PixelFeatures:
     """``features`` as the decoder's matmuls read them best: under
     autocast in its dtype (else each would cast it), and NCHW-contiguous
@@ -56,21 +57,32 @@ def decoder_features(features: Union[Tensor, PixelFeatures],
     channels-last map; the oneDNN kernels read either layout).
 
     Args:
-        features (Tensor | PixelFeatures): (B, C, H, W) stride-4 map; one
-            already prepared is returned as it is.
+        features (Tensor | FactoredMap | PixelFeatures): (B, C, H, W)
+            stride-4 map, or the neck's factored map (its basis is
+            prepared); one already prepared is returned as it is.
         kernel (str, optional): The :class:`PixelFeatures` kernel. Defaults
             to :func:`default_kernel`.
     """
     if isinstance(features, PixelFeatures):
         return features
+    if isinstance(features, FactoredMap):
+        basis = _prepared(features.basis, kernel)
+        return PixelFeatures(
+            FactoredMap(basis, features.weight),
+            kernel or default_kernel(basis))
+    features = _prepared(features, kernel)
+    return PixelFeatures(features, kernel or default_kernel(features))
+
+
+def _prepared(features: Tensor, kernel: Optional[str]) -> Tensor:
+    """``features`` in the autocast dtype, NCHW-contiguous for the
+    ``'torch'`` kernel."""
     device = features.device.type
     if torch.is_autocast_enabled(device):
         features = features.to(torch.get_autocast_dtype(device))
-    if kernel is None:
-        kernel = default_kernel(features)
-    if kernel == 'torch':
+    if (kernel or default_kernel(features)) == 'torch':
         features = features.contiguous()
-    return PixelFeatures(features, kernel)
+    return features
 
 
 @MODELS.register_module()
@@ -395,7 +407,8 @@ class RapSAMHead(Mask2FormerLosses):
         Prompt queries run when the samples carry ``prompt_instances``.
 
         Args:
-            x (tuple[Tensor]): The neck's single map, (B, C, H, W).
+            x (tuple[Tensor | FactoredMap]): The neck's single map, (B, C,
+                H, W), or in eval mode its factored form.
             batch_data_samples (list[DetDataSample]): Samples.
             with_objects (bool, optional): Decode the object queries.
                 Defaults to: unless prompts come in training (a batch holds
@@ -512,7 +525,8 @@ class RapSAMHead(Mask2FormerLosses):
         """Decode a batch of images for prediction.
 
         Args:
-            x (tuple[Tensor]): The neck's single map, (B, C, H, W).
+            x (tuple[Tensor | FactoredMap]): The neck's single map, (B, C,
+                H, W), or its factored form (:meth:`RapSAM.extract_feat`).
             batch_data_samples (list[DetDataSample]): Samples, optionally
                 with ``prompt_instances``.
             with_objects (bool): Decode the object queries too (in the
@@ -581,7 +595,7 @@ class RapSAMHead(Mask2FormerLosses):
         """Decode clips as tall maps, one query per identity.
 
         Args:
-            x (tuple[Tensor]): The neck's map of every frame,
+            x (tuple[Tensor | FactoredMap]): The neck's map of every frame,
                 (N * T, C, H, W).
             num_frames (int): T.
 
