@@ -6,7 +6,8 @@ from torch import Tensor
 
 
 class FactoredMap:
-    """A (B, C, H, W) map ``weight @ basis`` that is never computed.
+    """A (B, C, H, W) map kept as ``weight @ basis``, computed only on
+    request (:meth:`materialize`).
 
     A 1x1 convolution at the end of a neck widens a K-channel map to C
     channels. Products with the map then factor through the thin basis:

@@ -81,6 +81,9 @@ class LiteDeformFPN(BaseModule):
         init_cfg (dict, optional): Initialization config.
     """
 
+    #: ``forward(feats, factored=True)`` gives the map as a FactoredMap
+    factors_map = True
+
     def __init__(self,
                  in_channels: Sequence[int] = (256, 512, 1024, 2048),
                  inner_channels: Optional[Sequence[int]] = None,
@@ -131,9 +134,6 @@ class LiteDeformFPN(BaseModule):
         ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)
         grid_y, grid_x = torch.meshgrid(ys, xs, indexing='ij')
         return torch.stack([grid_x, grid_y]).expand(n, 2, h, w)
-
-    #: ``forward(feats, factored=True)`` gives the map as a FactoredMap
-    factors_map = True
 
     def forward(self,
                 feats: Sequence[Tensor],
