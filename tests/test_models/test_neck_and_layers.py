@@ -41,17 +41,24 @@ def test_fpn_fuses_all_levels_into_one_stride4_map(size):
     assert all(f.grad.abs().sum() > 0 for f in feats)
 
 
-@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
-def test_channels_last_fpn_gives_the_same_map(dtype):
-    """The map is the 1x1 conv of cat([fused, coords]) in either layout;
-    an fp32 channels-last run keeps the layout (the decoder packs it),
-    every other run gives an NCHW-contiguous map."""
+def _small_neck():
+    """An eval-mode neck with a non-zero coord_conv bias, and its 4 levels
+    for a 24x40 stride-4 map."""
     torch.manual_seed(0)
     neck = LiteDeformFPN(in_channels=[8, 16, 32, 64], agg_channels=16,
                          out_channels=24).eval()
     torch.nn.init.normal_(neck.coord_conv.bias)
     feats = [torch.randn(2, c, 24 // s, 40 // s)
              for c, s in zip([8, 16, 32, 64], [1, 2, 4, 8])]
+    return neck, feats
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_channels_last_fpn_gives_the_same_map(dtype):
+    """The map is the 1x1 conv of cat([fused, coords]) in either layout;
+    an fp32 channels-last run keeps the layout (the decoder packs it),
+    every other run gives an NCHW-contiguous map."""
+    neck, feats = _small_neck()
     with torch.no_grad():
         fused = neck.output_conv(torch.randn(2, 16, 24, 40))
         expected = neck.coord_conv(
@@ -164,12 +171,7 @@ def test_factored_map_stands_for_the_necks_map(channels_last):
     """factored=True: the fused map plus a constant, the coordinates and
     zero padding to a multiple of 8 channels, with coord_conv's columns;
     its product is forward's map, in the same layout."""
-    torch.manual_seed(0)
-    neck = LiteDeformFPN(in_channels=[8, 16, 32, 64], agg_channels=16,
-                         out_channels=24).eval()
-    torch.nn.init.normal_(neck.coord_conv.bias)
-    feats = [torch.randn(2, c, 24 // s, 40 // s)
-             for c, s in zip([8, 16, 32, 64], [1, 2, 4, 8])]
+    neck, feats = _small_neck()
     if channels_last:
         neck = neck.to(memory_format=torch.channels_last)
         feats = [f.contiguous(memory_format=torch.channels_last)

@@ -95,10 +95,10 @@ class RapSAM(TestVocabularyMeta, MaskFormer):
         Returns:
             tuple[Tensor | FactoredMap]: The (N, C, H / 4, W / 4) map.
         """
+        can_factor = getattr(self.neck, 'factors_map', False)
         if factored is None:
-            factored = (self.factored_map and not tracing()
-                        and getattr(self.neck, 'factors_map', False))
-        elif factored and not getattr(self.neck, 'factors_map', False):
+            factored = self.factored_map and can_factor and not tracing()
+        elif factored and not can_factor:
             raise ValueError(f'{type(self.neck).__name__} cannot give its '
                              'map factored')
         x = self.backbone(batch_inputs)

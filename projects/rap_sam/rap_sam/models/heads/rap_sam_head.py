@@ -65,24 +65,18 @@ def decoder_features(features: Union[Tensor, FactoredMap, PixelFeatures],
     """
     if isinstance(features, PixelFeatures):
         return features
-    if isinstance(features, FactoredMap):
-        basis = _prepared(features.basis, kernel)
-        return PixelFeatures(
-            FactoredMap(basis, features.weight),
-            kernel or default_kernel(basis))
-    features = _prepared(features, kernel)
-    return PixelFeatures(features, kernel or default_kernel(features))
-
-
-def _prepared(features: Tensor, kernel: Optional[str]) -> Tensor:
-    """``features`` in the autocast dtype, NCHW-contiguous for the
-    ``'torch'`` kernel."""
-    device = features.device.type
+    factored = isinstance(features, FactoredMap)
+    pixels = features.basis if factored else features
+    device = pixels.device.type
     if torch.is_autocast_enabled(device):
-        features = features.to(torch.get_autocast_dtype(device))
-    if (kernel or default_kernel(features)) == 'torch':
-        features = features.contiguous()
-    return features
+        pixels = pixels.to(torch.get_autocast_dtype(device))
+    if kernel is None:
+        kernel = default_kernel(pixels)
+    if kernel == 'torch':
+        pixels = pixels.contiguous()
+    if factored:
+        pixels = FactoredMap(pixels, features.weight)
+    return PixelFeatures(pixels, kernel)
 
 
 @MODELS.register_module()
@@ -408,7 +402,7 @@ class RapSAMHead(Mask2FormerLosses):
 
         Args:
             x (tuple[Tensor | FactoredMap]): The neck's single map, (B, C,
-                H, W), or in eval mode its factored form.
+                H, W), or its factored form (:meth:`RapSAM.extract_feat`).
             batch_data_samples (list[DetDataSample]): Samples.
             with_objects (bool, optional): Decode the object queries.
                 Defaults to: unless prompts come in training (a batch holds
