@@ -42,6 +42,10 @@ def test_davis_frames_to_mp4_and_gif_with_stable_ids(video_demo, tmp_path):
     assert gif.shape[:3] == (5, 270, 480)
     strip = iio.imread(summary['strip'])
     assert strip.shape[0] == 270 and strip.shape[1] > 4 * 480
+    # the GIF's palette frames are the strip's lossless ones within the
+    # quantization (strip tiles: frames 0, 1, 3 and 4 of 5)
+    error = np.abs(gif[0][..., :3].astype(int) - strip[:, :480, :3])
+    assert error.mean() < 6
     # The frames are drawn over: not the input frames.
     first = iio.imread(str(sorted(folder.glob('*.jpg'))[0]))
     assert np.abs(mp4[0].astype(int) - first).mean() > 5
@@ -124,3 +128,9 @@ def test_int8_calibrates_on_the_first_frame(video_demo, tmp_path):
         video_demo.VideoPredictor = original
     assert summary['frames'] == 3  # the peeked first frame is not lost
     assert isinstance(built['predictor'].model.backbone, Int8Backbone)
+
+
+def test_unknown_x264_preset_is_an_argument_error(video_demo, capsys):
+    with pytest.raises(SystemExit):
+        video_demo.parse_args(['clip.mp4', R18, '--x264-preset', 'quick'])
+    assert "invalid choice: 'quick'" in capsys.readouterr().err

@@ -141,3 +141,15 @@ def test_int8_products_of_a_factored_map_quantize_its_basis():
                               0.5) @ factored.weight.double().t()
     torch.testing.assert_close(pixels.pool(mask_logits).double(), expected,
                                rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize('pixels', [851, 384, 96, 36])
+@pytest.mark.parametrize('contiguous', [True, False])
+def test_channel_ranges_reduced_in_groups_of_pixels_are_exact(
+        pixels, contiguous):
+    from rap_sam.models.heads.int8_pixels import _column_absmax
+    torch.manual_seed(0)
+    rows = torch.randn(pixels, 40) * torch.logspace(-2, 2, 40)
+    if not contiguous:
+        rows = rows.t().contiguous().t()
+    assert torch.equal(_column_absmax(rows), rows.abs().amax(0))

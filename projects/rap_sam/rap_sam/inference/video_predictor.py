@@ -8,6 +8,7 @@ from mmengine.structures import InstanceData
 from mmdet.structures import DetDataSample
 from ..utils.mask_geometry import first_click
 from ..models.heads import HeadPredictions, VideoTrackState
+from ..models.utils import above
 from .precision import autocast
 from .predictor import ImageLike, RapSAMPredictor
 
@@ -227,7 +228,7 @@ class VideoPredictor:
                 new, i, sample.metainfo)
             ids.append(obj_id)
         for i, obj_id in enumerate(ids):
-            mask = (logits[i] > 0).cpu().numpy()
+            mask = above(logits[i]).cpu().numpy()
             if mask.any():  # a lost object keeps its last prompt
                 self.prompted[obj_id] = self._prompt_from_mask(
                     mask, sample.metainfo)

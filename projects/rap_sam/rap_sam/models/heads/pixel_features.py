@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..layers import FactoredMap
+from ..utils.mask_threshold import above
 from .int8_pixels import (Int8Pixels, int8_products_available,
                           stack_images)
 from .mask_pooling import binary_masks, threshold_logit
@@ -306,7 +307,7 @@ class PixelFeatures:
         """
         if self._int8 is not None and mask_logits.shape[1]:
             self._check_no_grad(mask_logits)
-            masks = mask_logits.detach() > threshold_logit(threshold)
+            masks = above(mask_logits.detach(), threshold_logit(threshold))
             return self._from_basis(self._int8.pool(masks.flatten(2))).to(
                 self.dtype)
         return self.weighted_sum(

@@ -20,6 +20,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from ..utils.mask_boxes import mask_boxes
 from ..utils.mask_resize import resize_masks
+from ..utils.mask_threshold import above
 from .head_outputs import PromptPredictions
 from .test_options import TestOptions
 
@@ -113,13 +114,13 @@ def positive_masks(lookup: MaskLookup, index: Tensor) -> Tensor:
         return lookup(index) > 0
     first = lookup(index[:1])
     out = first.new_empty((len(index), *first.shape[1:]), dtype=torch.bool)
-    torch.gt(first, 0, out=out[:1])
+    above(first, out=out[:1])
     step = len(index)
     if first.device.type == 'cpu':
         step = max(1, CHUNK_BYTES // (first[0].numel() * first.element_size()))
     for start in range(1, len(index), step):
         chunk = slice(start, start + step)
-        torch.gt(lookup(index[chunk]), 0, out=out[chunk])
+        above(lookup(index[chunk]), out=out[chunk])
     return out
 
 
