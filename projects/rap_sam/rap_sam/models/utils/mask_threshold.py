@@ -15,7 +15,8 @@ def above(values: Tensor,
     logits 2.6 -> 1.4 ms; (101, 96, 160) 1.0 -> 0.46 ms), so floats go
     through ``max(values - threshold, 0) != 0``: the same mask for every
     value but NaN, which counts as above here (torch's ``>``: not above).
-    Elsewhere, and for other dtypes, it is ``torch.gt``.
+    Elsewhere, and for other dtypes, it is ``torch.gt``. No gradient
+    flows (nor would one through a comparison).
 
     Args:
         values (Tensor): Any shape.
@@ -26,10 +27,9 @@ def above(values: Tensor,
     Returns:
         Tensor: bool, ``values``' shape (``out`` if given).
     """
-    if values.device.type != 'cpu' or not values.is_floating_point() or \
-            values.requires_grad:
-        return torch.gt(values, threshold, out=out) if out is not None \
-            else values > threshold
+    if values.device.type != 'cpu' or not values.is_floating_point():
+        return torch.gt(values, threshold, out=out)
+    values = values.detach()
     shifted = (values - threshold).relu_() if threshold else \
         torch.relu(values)
     if out is None:
