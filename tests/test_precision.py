@@ -85,3 +85,22 @@ def test_bf16_speedup_is_measured_once():
     # a ratio of two timings of the same convolution: positive, finite
     assert 0. < speedup < 1e3
     assert precision_module.bf16_speedup() is speedup  # cached
+
+
+def test_int8_warns_where_bf16_is_faster(monkeypatch):
+    """With AMX, bf16 runs the model faster than int8 (whose backbone runs
+    in ONNX Runtime): int8 runs where asked, with a warning; elsewhere it
+    runs without one."""
+    from rap_sam.inference import int8_backbone
+    monkeypatch.setattr(int8_backbone, 'onnxruntime_available', lambda: True)
+    monkeypatch.setattr(int8_backbone, 'cpu_supports_vnni', lambda: True)
+    monkeypatch.setattr(precision_module, 'bf16_speedup', lambda: 5.9)
+    with pytest.warns(UserWarning, match='5.9x the speed of fp32 .AMX.: '
+                      'precision bf16 runs faster here'):
+        assert resolve_precision('int8', 'cpu') == 'int8'
+    for speedup in (0., 0.55, 1.9):
+        monkeypatch.setattr(precision_module, 'bf16_speedup',
+                            lambda s=speedup: s)
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            assert resolve_precision('int8', 'cpu') == 'int8'

@@ -1,4 +1,5 @@
 from ..utils.allocator import keep_freed_memory
+from .autocast_weights import keep_autocast_weights
 from .image_io import image_files, to_rgb_uint8
 from .int8_backbone import Int8Backbone, quantize_backbone
 from .int8_conv import Int8Conv2d
@@ -14,7 +15,8 @@ __all__ = [
     'Int8Backbone', 'Int8Conv2d', 'PRECISIONS', 'QueryLinker',
     'RapSAMPredictor',
     'VideoPredictor', 'autocast', 'build_model', 'image_files',
-    'keep_freed_memory', 'overlay_masks', 'overlay_panoptic',
+    'keep_autocast_weights', 'keep_freed_memory', 'overlay_masks',
+    'overlay_panoptic',
     'quantize_backbone', 'quantize_model',
     'resolve_precision', 'to_rgb_uint8', 'use_random_embeddings'
 ]

@@ -12,6 +12,7 @@ from mmdet.structures import DetDataSample
 from ..models.heads import PixelFeatures, decoder_features
 from ..models.heads.pixel_features import (PackedPixelKV,
                                            onednn_packing_available)
+from .autocast_weights import keep_autocast_weights
 from .image_io import ImageLike, to_rgb_uint8
 from .int8_backbone import Int8Backbone
 from .int8_model import quantize_model
@@ -230,6 +231,10 @@ class RapSAMPredictor:
             where oneDNN's NHWC kernels are faster (streaming 640x360
             video, R18, 2 cores: bf16 9.2 -> 11-12 FPS, fp32 7.4 -> 8.4 FPS
             with the same masks, mean IoU 0.99999), and False elsewhere.
+
+    The model's linear and convolution layers keep the bf16 / fp16 casts
+    of their weights that autocast makes, from one call to the next
+    (:func:`keep_autocast_weights`: the same results, bit for bit).
     """
 
     def __init__(self,
@@ -258,6 +263,7 @@ class RapSAMPredictor:
         self.channels_last = channels_last
         if channels_last:
             model.to(memory_format=torch.channels_last)
+        keep_autocast_weights(model)
         self._prompt_kv: Optional[Union[Tuple[Tensor, Tensor],
                                         PackedPixelKV]] = None
         self._pixels: Optional[PixelFeatures] = None
