@@ -117,3 +117,10 @@ def test_bf16_predictor_masks_equal_plain_autocast(model, monkeypatch):
         np.testing.assert_array_equal(a['masks'], b['masks'])
         np.testing.assert_array_equal(a['iou_scores'], b['iou_scores'])
     np.testing.assert_array_equal(pa['panoptic_seg'], pb['panoptic_seg'])
+
+
+def test_an_fp32_predictor_leaves_the_layers_alone(model):
+    net = copy.deepcopy(model)
+    RapSAMPredictor(net, scale=(160, 128), precision='fp32')
+    assert not any(
+        hasattr(m, autocast_weights._CACHE) for m in net.modules())

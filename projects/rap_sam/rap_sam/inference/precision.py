@@ -18,7 +18,7 @@ import torch
 PRECISIONS = ('fp32', 'bf16', 'fp16', 'int8')
 #: The bf16 / fp32 speed ratio (:func:`bf16_speedup`) from which bf16 runs
 #: the model faster than int8 does: on an Intel Xeon with AMX (ratio
-#: 5.7-6.3) bf16 ran R18 panoptic 1333x800 in 369 ms and int8 in 426 ms
+#: 5.6-6.3) bf16 ran R18 panoptic 1333x800 in 369 ms and int8 in 426 ms
 #: (its backbone through ONNX Runtime 91 ms, bf16's 76 ms), while on an AMD
 #: EPYC (about 2) and on Xeons without AMX (0.5-0.6) int8 ran fastest.
 BF16_BEATS_INT8 = 3.

@@ -232,8 +232,9 @@ class RapSAMPredictor:
             video, R18, 2 cores: bf16 9.2 -> 11-12 FPS, fp32 7.4 -> 8.4 FPS
             with the same masks, mean IoU 0.99999), and False elsewhere.
 
-    The model's linear and convolution layers keep the bf16 / fp16 casts
-    of their weights that autocast makes, from one call to the next
+    In a precision that runs under autocast (bf16, fp16, and int8's rest
+    where it is bf16), the model's linear and convolution layers keep the
+    casts of their weights that autocast makes, from one call to the next
     (:func:`keep_autocast_weights`: the same results, bit for bit).
     """
 
@@ -263,7 +264,8 @@ class RapSAMPredictor:
         self.channels_last = channels_last
         if channels_last:
             model.to(memory_format=torch.channels_last)
-        keep_autocast_weights(model)
+        if precision_dtype(self.precision) != torch.float32:
+            keep_autocast_weights(model)
         self._prompt_kv: Optional[Union[Tuple[Tensor, Tensor],
                                         PackedPixelKV]] = None
         self._pixels: Optional[PixelFeatures] = None
